@@ -1,0 +1,91 @@
+# ringcap build. `make` builds build/ringcap; `make test` builds and runs the whole suite;
+# `make SANITIZE=1` builds with ASan+UBSan into build-san/; `make WERROR=1` turns warnings into errors.
+
+CC       ?= cc
+PKGS     := libpcap
+SANITIZE ?= 0
+WERROR   ?= 0
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT      := -O1
+else
+BUILD    ?= build
+SANFLAGS :=
+OPT      := -O2
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 \
+        -Wpointer-arith -Wvla -Wundef -Wcast-align -Wwrite-strings -Wnull-dereference
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CPPFLAGS += -D_GNU_SOURCE -DRINGCAP_VERSION='"$(VERSION)"' -Isrc
+CFLAGS   ?= $(OPT) -g
+CFLAGS   += -std=gnu11 $(WARN) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
+LDFLAGS  += $(SANFLAGS)
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
+
+SRCS      := $(wildcard src/*.c)
+LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out src/main.c,$(SRCS)))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
+FUZZ_SRCS := $(filter-out fuzz/replay.c,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+.PHONY: all test unit clean format check-banned fuzz-libfuzzer
+
+all: $(BUILD)/ringcap $(UNIT_BINS) $(TOOL_BINS) $(FUZZ_BINS)
+
+$(BUILD)/ringcap: $(BUILD)/obj/main.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) Makefile VERSION
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testhelp.h $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+# Fuzz harnesses: each defines LLVMFuzzerTestOneInput; fuzz/replay.c supplies a main() that
+# feeds every file of a corpus directory to it, so `make test` replays without libFuzzer.
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/replay.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< fuzz/replay.c $(LIB_OBJS) $(LDLIBS)
+
+# Coverage-guided fuzzing with clang's libFuzzer: make fuzz-libfuzzer, then
+# build-fuzz/fuzz_decode fuzz/corpus/decode
+fuzz-libfuzzer:
+	$(MAKE) BUILD=build-fuzz CC=clang SANFLAGS='-fsanitize=fuzzer-no-link,address,undefined' \
+	  $(patsubst src/%.c,build-fuzz/obj/%.o,$(filter-out src/main.c,$(SRCS)))
+	@mkdir -p build-fuzz
+	for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	  clang $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined $$(pkg-config --cflags $(PKGS)) \
+	    -o build-fuzz/$$n $$f $(patsubst src/%.c,build-fuzz/obj/%.o,$(filter-out src/main.c,$(SRCS))) $(LDLIBS) || exit 1; done
+
+test: all
+	@BUILD=$(BUILD) tests/run.sh
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do $$t; done
+
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c tests/tools/*.c
+
+# Banned calls (curl's checksrc idea): unbounded string functions and atoi.
+check-banned:
+	@! grep -nE '\<(sprintf|vsprintf|strcpy|strcat|atoi|atol|gets)[[:space:]]*\(' src/*.c src/*.h \
+	  || { echo "banned call above" >&2; exit 1; }
+
+clean:
+	rm -rf build build-san build-fuzz

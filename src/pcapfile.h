@@ -1,0 +1,74 @@
+/*
+ * pcapfile.h - one classic pcap file, written through a large buffer in whole records.
+ *
+ * DESIGN: the file header is written as soon as the file is created, and the buffer only ever
+ * holds whole records, so every flush leaves a file that readers (tcpdump -r, tshark) open as a
+ * complete capture. A failed or short write (full disk, I/O error) is undone with ftruncate() back
+ * to the last good size: the file stays valid, the packets that could not be written are counted
+ * and the error is returned, and later writes try again.
+ */
+#ifndef RINGCAP_PCAPFILE_H
+#define RINGCAP_PCAPFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCAPFILE_HDR_LEN 24u
+#define PCAPFILE_REC_HDR_LEN 16u
+
+typedef struct pcapfile pcapfile_t;
+
+struct pcapfile_opts {
+	int linktype;     /* LINKTYPE_ value for the header (pcap_datalink_val... as libpcap writes) */
+	uint32_t snaplen; /* snaplen field of the header */
+	int nano;         /* nonzero: nanosecond timestamps (magic 0xa1b23c4d) */
+	size_t bufsize;   /* write buffer; 0 for the default (1 MiB) */
+};
+
+/*
+ * Creates path (must not exist: O_EXCL, mode 0644) and writes the file header to it. Returns NULL
+ * with a message naming the path and the reason in err.
+ */
+pcapfile_t *pcapfile_create(const char *path, const struct pcapfile_opts *o, char *err,
+			    size_t errlen);
+
+/*
+ * Appends one record; ts_ns is the packet time in ns since the epoch (truncated to microseconds
+ * unless the file is nano). Returns 0 when the record is buffered or written, or a negative errno
+ * if a flush needed to make room failed (the record and those buffered are then dropped and
+ * counted, and the file is cut back to its last good size).
+ */
+int pcapfile_write(pcapfile_t *f, int64_t ts_ns, uint32_t caplen, uint32_t wirelen,
+		   const uint8_t *data);
+
+/* Writes the buffer out. Returns 0 or a negative errno (records dropped as above). */
+int pcapfile_flush(pcapfile_t *f);
+
+/* Flushes and fsyncs. Returns 0 or a negative errno. */
+int pcapfile_sync(pcapfile_t *f);
+
+/* Bytes the file will hold once flushed (header and records, including the buffered ones). */
+uint64_t pcapfile_size(const pcapfile_t *f);
+
+struct pcapfile_stats {
+	uint64_t packets;         /* records written or buffered */
+	uint64_t packets_dropped; /* records lost to write errors */
+	uint64_t write_errors;    /* failed flushes */
+};
+void pcapfile_stats(const pcapfile_t *f, struct pcapfile_stats *st);
+
+/*
+ * Flushes, fsyncs if do_sync, and closes. Returns 0 or a negative errno of the first failure.
+ * NULL-safe. The object is freed in every case.
+ */
+int pcapfile_close(pcapfile_t *f, int do_sync);
+
+/*
+ * Repairs a classic pcap file left by a crash: walks the records and cuts off a trailing partial
+ * record (or garbage after the last whole record). Returns the number of whole records (>= 0), or
+ * -1 with a message in err if the file cannot be read or has no valid pcap header.
+ * *cut_bytes receives the number of bytes removed.
+ */
+long pcapfile_repair(const char *path, uint64_t *cut_bytes, char *err, size_t errlen);
+
+#endif
