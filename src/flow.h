@@ -73,13 +73,24 @@ flow_table_t *flow_table_new(const struct flow_config *cfg, flow_emit_fn emit, v
  * tag is stored with a new flow and returned in its record. Packets that are not IP are ignored.
  * Later IPv4/IPv6 fragments (PKT_F_FRAG_LATER) are counted in the flow of their first fragment
  * when that was seen. May end flows (active timeout, TCP close, eviction) through emit.
+ * First ends the flows that are due by ts_ns (as flow_table_expire() would), so timeouts hold
+ * even if flow_table_expire() is never called. A closed TCP flow lingers 2 s (of packet time)
+ * after its last packet and counts the packets that still come; a SYN without ACK during the
+ * linger ends it and starts a new flow. emit must not call back into the table.
  */
 void flow_table_update(flow_table_t *t, const struct pkt_meta *m, int64_t ts_ns, uint64_t tag);
 
-/* Ends every flow idle since before now_ns - idle timeout. Cheap when nothing expires. */
+/*
+ * Ends every flow idle since before now_ns - idle timeout, and every closed TCP flow whose 2 s
+ * linger has passed. Cheap when nothing expires. now_ns also advances the table's clock.
+ */
 void flow_table_expire(flow_table_t *t, int64_t now_ns);
 
-/* Ends every flow still open with reason FLOW_END_RUN, oldest first. */
+/*
+ * Ends every flow still open with reason FLOW_END_RUN, oldest first (least recently active
+ * first). TCP flows already closed (RST, or FIN from both sides) that are still lingering end with
+ * FLOW_END_TCP_RST / FLOW_END_TCP_FIN instead.
+ */
 void flow_table_flush(flow_table_t *t);
 
 void flow_table_stats(const flow_table_t *t, struct flow_stats *st);

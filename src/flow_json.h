@@ -18,8 +18,16 @@
 #include "flow.h"
 
 /*
+ * A buffer size for flow_json_format() that holds every record (all counters at UINT64_MAX
+ * included) with a pcap_file name of up to 500 bytes of printable ASCII. 512 bytes hold every
+ * record with counters below 10^15 and a name of up to 40 bytes.
+ */
+#define FLOW_JSON_LINE_MAX 1024
+
+/*
  * Formats r as one JSON object followed by '\n' into buf. pcap_file may be NULL. Returns the
- * length written (without the terminating NUL), or 0 if len is too small (512 bytes is enough).
+ * length written (without the terminating NUL), or 0 (and an empty string) if len is too small
+ * (see FLOW_JSON_LINE_MAX).
  */
 size_t flow_json_format(const struct flow_record *r, const char *pcap_file, char *buf, size_t len);
 
@@ -48,7 +56,7 @@ void flow_log_flush(flow_log_t *l, int force);
 struct flow_log_stats {
 	uint64_t lines_written;
 	uint64_t lines_dropped;
-	uint64_t write_errors;
+	uint64_t write_errors; /* failed write attempts (a full disk counts once per try) */
 };
 void flow_log_stats(const flow_log_t *l, struct flow_log_stats *st);
 

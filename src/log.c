@@ -16,7 +16,8 @@ enum log_level log_get_level(void)
 	return cur_level;
 }
 
-static void vlog(enum log_level lvl, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vlog(enum log_level lvl, const char *fmt,
+							      va_list ap)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
 	if (lvl > cur_level)

@@ -1,0 +1,15 @@
+#!/bin/bash
+# The README's first command: installs what ringcap needs, builds it, and runs the main job on the
+# capture shipped in the repository, as if it were live traffic. Outputs go to ./output.
+#   scripts/demo.sh [FILE]    (default: tests/data/zeek-http-bro.org.pcap)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+make -s -j"$(nproc 2>/dev/null || echo 2)" build/ringcap
+in=${1:-tests/data/zeek-http-bro.org.pcap}
+build/ringcap run -r "$in" -o ./output
+echo
+echo "Continuous PCAP files: $PWD/output/pcaps/"
+ls -l output/pcaps | sed 's/^/  /'
+echo "Flow records (one JSON object per line): $PWD/output/traffic_flows.jsonb"
+head -n 2 output/traffic_flows.jsonb | sed 's/^/  /'

@@ -1,0 +1,27 @@
+#!/bin/bash
+# Installs what ringcap needs to build, run and test on Debian 12, as root. Quick when everything
+# is already there: it asks dpkg first and calls apt-get only for what is missing.
+#   scripts/deps.sh          build and run dependencies
+#   scripts/deps.sh --test   also the tools the test suite and the benchmarks use
+set -euo pipefail
+pkgs=(gcc make pkg-config libpcap-dev)
+if [[ ${1:-} == --test ]]; then
+	pkgs+=(tcpdump tshark wireshark-common tcpreplay softflowd jq iproute2 procps util-linux time bc
+	       libc6-dev)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+if ((${#missing[@]})); then
+	if [[ $(id -u) != 0 ]]; then
+		echo "deps.sh: missing packages: ${missing[*]} (run as root, or: apt-get install ${missing[*]})" >&2
+		exit 1
+	fi
+	echo "deps.sh: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

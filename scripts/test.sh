@@ -1,0 +1,29 @@
+#!/bin/bash
+# The test command of the README and of CI: installs what is needed, builds with -Werror, runs the
+# whole suite, then builds with AddressSanitizer + UndefinedBehaviorSanitizer and runs it again.
+# The last line is the total: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh --test || exit 1
+jobs=$(nproc 2>/dev/null || echo 2)
+total_pass=0 total_fail=0
+for variant in plain sanitize; do
+	if [[ $variant == plain ]]; then build=build san=0; else build=build-san san=1; fi
+	echo "== build ($variant)"
+	if ! make -s -j"$jobs" WERROR=1 SANITIZE=$san BUILD=$build all; then
+		echo "FAIL build/$variant"
+		total_fail=$((total_fail + 1))
+		continue
+	fi
+	echo "== tests ($variant)"
+	out=$(mktemp)
+	BUILD=$build tests/run.sh | tee "$out"
+	p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$out" | tail -n 1)
+	f=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$out" | tail -n 1)
+	rm -f "$out"
+	total_pass=$((total_pass + ${p:-0}))
+	total_fail=$((total_fail + ${f:-1}))
+done
+echo "== total (plain + sanitizers)"
+echo "$total_pass passed, $total_fail failed"
+[[ $total_fail == 0 ]]

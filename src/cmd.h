@@ -1,0 +1,12 @@
+/*
+ * cmd.h - the subcommands. Each is a main(): it parses its own arguments, prints, and returns the
+ * process exit status (0 success, 1 failure at run time, 2 bad usage or configuration).
+ */
+#ifndef RINGCAP_CMD_H
+#define RINGCAP_CMD_H
+
+#define EXIT_USAGE 2
+
+int cmd_run_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * config.h - settings from environment variables, a `key = value' file and command-line flags,
+ * described once in a table per subcommand.
+ *
+ * DESIGN: each subcommand declares a table of struct cfg_opt (name of the environment variable,
+ * the long and short flag, a type, where the value goes, bounds and help). The same table parses
+ * the environment, the config file and argv (getopt_long built from it), and prints the help, so
+ * a setting cannot be spelled one way in one place and another way elsewhere. Precedence, lowest
+ * first: built-in default, config file, environment, flags. Every error quotes the bad input and
+ * names where it came from:  invalid PCAP_ROTATION_SIZE `abc': expected a number of MB
+ */
+#ifndef RINGCAP_CONFIG_H
+#define RINGCAP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum cfg_type {
+	CFG_BOOL,    /* int: true/false, yes/no, on/off, 1/0 */
+	CFG_UINT,    /* uint64_t: whole number within [min, max] */
+	CFG_U32,     /* uint32_t: whole number within [min, max] */
+	CFG_MB,      /* uint64_t bytes: a decimal number of MB (1 MB = 1,000,000 bytes) */
+	CFG_SECONDS, /* int64_t ns: a decimal number of seconds within [min, max] seconds */
+	CFG_STR,     /* const char *: any text (points into argv/environ/file buffer) */
+	CFG_CHOICE,  /* int: index of the value in choices ("micro|nano") */
+	CFG_SET,     /* int: a flag without argument that stores min */
+};
+
+struct cfg_opt {
+	const char *env;     /* environment variable, or NULL */
+	const char *lng;     /* long flag without dashes, or NULL; also the config file key */
+	int shrt;            /* short flag character, or 0 */
+	enum cfg_type type;
+	size_t off;          /* offsetof the value in the settings struct */
+	double min, max;     /* bounds (CFG_UINT/U32/MB/SECONDS); value stored by CFG_SET */
+	const char *choices; /* CFG_CHOICE: values separated by '|' */
+	const char *arg;     /* name of the argument in the help, e.g. "MB" */
+	const char *help;
+};
+
+/* Applies the environment variables of the table. Returns 0, or -1 with a message in err. */
+int cfg_from_env(const struct cfg_opt *opts, size_t n, void *base, char *err, size_t errlen);
+
+/*
+ * Parses argv (argv[0] is the subcommand name) against the table; -h/--help sets *help.
+ * *rest receives the index of the first non-flag argument. Returns 0 or -1 with a message in err.
+ */
+int cfg_from_args(const struct cfg_opt *opts, size_t n, void *base, int argc, char **argv,
+		  int *rest, int *help, char *err, size_t errlen);
+
+/*
+ * Parses a config file of `key = value' lines (# comments, blank lines; keys are the long flag
+ * names or the environment variable names). Unknown keys and bad values are errors naming the file
+ * and line. The file's text is kept in *textp (caller frees) since string values point into it.
+ * Returns 0 or -1 with a message in err.
+ */
+int cfg_from_file(const struct cfg_opt *opts, size_t n, void *base, const char *path,
+		  char **textp, char *err, size_t errlen);
+
+/* Prints the table as help lines. */
+void cfg_print_help(const struct cfg_opt *opts, size_t n, FILE *out);
+
+/* Parses one boolean word. Returns 0/1, or -1 if it is not one. */
+int cfg_parse_bool(const char *s);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * main.c - the ringcap binary: a table of subcommands, dispatched by name; the same table prints
+ * `ringcap help' (after wireguard-tools src/wg.c).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "source.h"
+
+static int cmd_help_main(int argc, char **argv);
+static int cmd_version_main(int argc, char **argv);
+
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+	const char *summary;
+} subcommands[] = {
+	{ "run", cmd_run_main, "capture from an interface or a file: rotated pcaps, flow records" },
+	{ "version", cmd_version_main, "print the version of ringcap and of libpcap" },
+	{ "help", cmd_help_main, "list the subcommands" },
+};
+
+static int cmd_help_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("Usage: ringcap <command> [options]\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+		printf("  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+	printf("\n`ringcap <command> --help' describes a command's options.\n");
+	return 0;
+}
+
+static int cmd_version_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("ringcap %s\n%s\n", RINGCAP_VERSION, source_lib_version());
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		cmd_help_main(argc, argv);
+		return EXIT_USAGE;
+	}
+	const char *name = argv[1];
+	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+		name = "help";
+	if (strcmp(name, "--version") == 0)
+		name = "version";
+	for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
+		if (strcmp(subcommands[i].name, name) == 0)
+			return subcommands[i].main(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "ringcap: unknown command `%s'; `ringcap help' lists them\n", argv[1]);
+	return EXIT_USAGE;
+}

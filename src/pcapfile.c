@@ -1,0 +1,477 @@
+/*
+ * pcapfile.c - one classic pcap file written by hand with pwrite(2); see pcapfile.h.
+ *
+ * DESIGN: the object remembers `good', the size of the file made of the header and every record
+ * written so far, and only ever writes at that offset with pwrite(), never through a file offset.
+ * A failed or short write is undone by cutting the file back to `good' with ftruncate(); even if
+ * that cut fails, the next write lands at `good' and a later successful write retries the cut, so
+ * a reader never sees a torn record in the middle of the file. The buffer holds whole records
+ * only; a record larger than the buffer is written directly (after the buffer) with pwritev().
+ */
+#include "pcapfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pcap/dlt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define PCAPFILE_DEFAULT_BUF (1u << 20)
+#define PCAPFILE_MAGIC_US 0xa1b2c3d4u
+#define PCAPFILE_MAGIC_NS 0xa1b23c4du
+#define NS_PER_S 1000000000LL
+
+/* repair: a caplen above max(snaplen, libpcap's MAXIMUM_SNAPLEN) but never above 256 MiB ends the
+ * walk */
+#define REPAIR_CAPLEN_FLOOR 262144u
+#define REPAIR_CAPLEN_CEIL (256u << 20)
+#define REPAIR_BUF (1u << 20)
+
+struct pcapfile {
+	int fd;
+	int nano;
+	int trunc_pending; /* a cut-back failed: bytes past `good' may be left-overs */
+	uint8_t *buf;
+	size_t bufsize;
+	size_t buflen;
+	uint64_t buf_records;
+	uint64_t good; /* bytes on disk known whole: header and flushed records */
+	struct pcapfile_stats st;
+};
+
+/*
+ * DLT -> LINKTYPE, after libpcap pcap-common.c dlt_to_linktype(): the DLT_ values below differ
+ * between platforms, so pcap files use fixed LINKTYPE_ values for them. The LINKTYPE_ constants
+ * are private to libpcap, hence the numbers.
+ */
+/* clang-format off */
+static const struct {
+	int dlt;
+	int linktype;
+} pcapfile_dlt_map[] = {
+	{ DLT_PFSYNC,		246 },	/* LINKTYPE_PFSYNC (DLT 18 on some BSDs) */
+	{ DLT_PKTAP,		258 },	/* LINKTYPE_PKTAP (DLT_USER2 on macOS) */
+	{ DLT_NULL,		0 },
+	{ DLT_EN10MB,		1 },
+	{ DLT_EN3MB,		2 },
+	{ DLT_AX25,		3 },
+	{ DLT_PRONET,		4 },
+	{ DLT_CHAOS,		5 },
+	{ DLT_IEEE802,		6 },
+	{ DLT_ARCNET,		7 },
+	{ DLT_SLIP,		8 },
+	{ DLT_PPP,		9 },
+	{ DLT_FDDI,		10 },
+	{ DLT_SYMANTEC_FIREWALL, 99 },
+#ifdef DLT_FR
+	{ DLT_FR,		107 },	/* LINKTYPE_FRELAY (BSD/OS) */
+#endif
+	{ DLT_ATM_RFC1483,	100 },	/* LINKTYPE_ATM_RFC1483 */
+	{ DLT_RAW,		101 },	/* LINKTYPE_RAW: DLT 12, or 14 on OpenBSD */
+	{ DLT_SLIP_BSDOS,	102 },
+	{ DLT_PPP_BSDOS,	103 },
+	{ DLT_C_HDLC,		104 },
+	{ DLT_ATM_CLIP,		106 },
+	{ DLT_PPP_SERIAL,	50 },
+	{ DLT_PPP_ETHER,	51 },
+};
+/* clang-format on */
+
+int pcapfile_linktype_from_dlt(int dlt)
+{
+	for (size_t i = 0; i < sizeof pcapfile_dlt_map / sizeof pcapfile_dlt_map[0]; i++)
+		if (pcapfile_dlt_map[i].dlt == dlt)
+			return pcapfile_dlt_map[i].linktype;
+	/* the "matching" range: DLT_ and LINKTYPE_ values are equal from DLT_MATCHING_MIN up */
+	if (dlt >= DLT_MATCHING_MIN && dlt <= 65535)
+		return dlt;
+	/* beyond the known range (e.g. reserved bits set in a file's header): kept as it came */
+	if (dlt > DLT_MATCHING_MAX)
+		return dlt;
+	return -1;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, sizeof v);
+}
+
+static uint32_t get_u32(const uint8_t *p, int swap)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof v);
+	return swap ? __builtin_bswap32(v) : v;
+}
+
+/* Writes all of iov at off, going on after short writes. Returns 0 or a negative errno. */
+static int pwrite_all(int fd, struct iovec *iov, int cnt, uint64_t off)
+{
+	while (cnt > 0) {
+		ssize_t n = pwritev(fd, iov, cnt, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		off += (uint64_t)n;
+		size_t left = (size_t)n;
+		while (cnt > 0 && left >= iov->iov_len) {
+			left -= iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + left;
+			iov->iov_len -= left;
+		}
+	}
+	return 0;
+}
+
+/* Reads up to len bytes at off. Returns the count (short only at EOF) or a negative errno. */
+static ssize_t pread_all(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* Undoes a failed write: drops the buffer (and `extra' unbuffered records), cuts the file back. */
+static int pcapfile_fail(pcapfile_t *f, int err, uint64_t extra)
+{
+	f->st.write_errors++;
+	f->st.packets -= f->buf_records;
+	f->st.packets_dropped += f->buf_records + extra;
+	f->buflen = 0;
+	f->buf_records = 0;
+	f->trunc_pending = ftruncate(f->fd, (off_t)f->good) != 0;
+	return err;
+}
+
+static void pcapfile_written_ok(pcapfile_t *f, uint64_t bytes)
+{
+	f->good += bytes;
+	if (f->trunc_pending)
+		f->trunc_pending = ftruncate(f->fd, (off_t)f->good) != 0;
+}
+
+static int pcapfile_flush_buf(pcapfile_t *f)
+{
+	if (f->buflen == 0)
+		return 0;
+	struct iovec iov = {.iov_base = f->buf, .iov_len = f->buflen};
+	int r = pwrite_all(f->fd, &iov, 1, f->good);
+	if (r < 0)
+		return pcapfile_fail(f, r, 0);
+	pcapfile_written_ok(f, f->buflen);
+	f->buflen = 0;
+	f->buf_records = 0;
+	return 0;
+}
+
+pcapfile_t *pcapfile_create(const char *path, const struct pcapfile_opts *o, char *err,
+			    size_t errlen)
+{
+	pcapfile_t *f = NULL, *ret = NULL;
+	int created = 0, saved = EINVAL;
+
+	if (!path || !o) {
+		snprintf(err, errlen, "pcap file: no path or options");
+		goto out;
+	}
+	f = calloc(1, sizeof *f);
+	if (!f) {
+		saved = ENOMEM;
+		snprintf(err, errlen, "cannot create `%s': out of memory", path);
+		goto out;
+	}
+	f->fd = -1;
+	f->nano = o->nano != 0;
+	f->bufsize = o->bufsize ? o->bufsize : PCAPFILE_DEFAULT_BUF;
+	f->buf = malloc(f->bufsize);
+	if (!f->buf) {
+		saved = ENOMEM;
+		snprintf(err, errlen, "cannot create `%s': no memory for a %zu-byte buffer", path,
+			 f->bufsize);
+		goto out;
+	}
+	f->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (f->fd < 0) {
+		saved = errno;
+		snprintf(err, errlen, "cannot create `%s': %s", path, strerror(saved));
+		goto out;
+	}
+	created = 1;
+
+	uint8_t hdr[PCAPFILE_HDR_LEN];
+	put_u32(hdr, f->nano ? PCAPFILE_MAGIC_NS : PCAPFILE_MAGIC_US);
+	uint16_t ver[2] = {2, 4};
+	memcpy(hdr + 4, ver, sizeof ver);
+	put_u32(hdr + 8, 0);  /* thiszone */
+	put_u32(hdr + 12, 0); /* sigfigs */
+	put_u32(hdr + 16, o->snaplen);
+	put_u32(hdr + 20, (uint32_t)o->linktype | o->linktype_ext);
+	struct iovec iov = {.iov_base = hdr, .iov_len = sizeof hdr};
+	int r = pwrite_all(f->fd, &iov, 1, 0);
+	if (r < 0) {
+		saved = -r;
+		snprintf(err, errlen, "cannot write the header of `%s': %s", path, strerror(saved));
+		goto out;
+	}
+	f->good = PCAPFILE_HDR_LEN;
+	ret = f;
+	f = NULL;
+out:
+	if (f) {
+		if (f->fd >= 0)
+			close(f->fd);
+		if (created)
+			unlink(path);
+		free(f->buf);
+		free(f);
+	}
+	if (!ret)
+		errno = saved;
+	return ret;
+}
+
+void pcapfile_split_ns(int64_t ts_ns, int nano, int64_t *sec, uint32_t *frac)
+{
+	int64_t s = ts_ns / NS_PER_S, fr = ts_ns % NS_PER_S;
+	if (fr < 0) {
+		fr += NS_PER_S;
+		s--;
+	}
+	*sec = s;
+	*frac = (uint32_t)(nano ? fr : fr / 1000);
+}
+
+int pcapfile_write_ns(pcapfile_t *f, int64_t ts_ns, uint32_t caplen, uint32_t wirelen,
+		      const uint8_t *data)
+{
+	int64_t sec;
+	uint32_t frac;
+	if (!f)
+		return -EINVAL;
+	pcapfile_split_ns(ts_ns, f->nano, &sec, &frac);
+	return pcapfile_write(f, sec, frac, caplen, wirelen, data);
+}
+
+int pcapfile_write(pcapfile_t *f, int64_t sec, uint32_t frac, uint32_t caplen, uint32_t wirelen,
+		   const uint8_t *data)
+{
+	if (!f)
+		return -EINVAL;
+	if (caplen && !data) {
+		f->st.packets_dropped++;
+		return -EINVAL;
+	}
+
+	uint8_t hdr[PCAPFILE_REC_HDR_LEN];
+	put_u32(hdr, (uint32_t)sec);
+	put_u32(hdr + 4, (uint32_t)frac);
+	put_u32(hdr + 8, caplen);
+	put_u32(hdr + 12, wirelen);
+
+	uint64_t rec = PCAPFILE_REC_HDR_LEN + (uint64_t)caplen;
+	if (f->buflen + rec > f->bufsize) {
+		int r = pcapfile_flush_buf(f);
+		if (r < 0) {
+			f->st.packets_dropped++;
+			return r;
+		}
+	}
+	if (rec > f->bufsize) {
+		/* the buffer is empty now: write this one directly */
+		struct iovec iov[2] = {
+		    {.iov_base = hdr, .iov_len = sizeof hdr},
+		    {.iov_base = (void *)(uintptr_t)data, .iov_len = caplen},
+		};
+		int r = pwrite_all(f->fd, iov, 2, f->good);
+		if (r < 0)
+			return pcapfile_fail(f, r, 1);
+		pcapfile_written_ok(f, rec);
+		f->st.packets++;
+		return 0;
+	}
+	memcpy(f->buf + f->buflen, hdr, sizeof hdr);
+	if (caplen)
+		memcpy(f->buf + f->buflen + sizeof hdr, data, caplen);
+	f->buflen += (size_t)rec;
+	f->buf_records++;
+	f->st.packets++;
+	return 0;
+}
+
+int pcapfile_flush(pcapfile_t *f)
+{
+	if (!f)
+		return -EINVAL;
+	return pcapfile_flush_buf(f);
+}
+
+int pcapfile_sync(pcapfile_t *f)
+{
+	if (!f)
+		return -EINVAL;
+	int r = pcapfile_flush_buf(f);
+	if (r < 0)
+		return r;
+	if (fsync(f->fd) != 0) {
+		f->st.write_errors++;
+		return -errno;
+	}
+	return 0;
+}
+
+uint64_t pcapfile_size(const pcapfile_t *f)
+{
+	return f ? f->good + f->buflen : 0;
+}
+
+uint64_t pcapfile_written(const pcapfile_t *f)
+{
+	return f ? f->good : 0;
+}
+
+void pcapfile_stats(const pcapfile_t *f, struct pcapfile_stats *st)
+{
+	if (f)
+		*st = f->st;
+	else
+		memset(st, 0, sizeof *st);
+}
+
+int pcapfile_close(pcapfile_t *f, int do_sync)
+{
+	if (!f)
+		return 0;
+	int ret = do_sync ? pcapfile_sync(f) : pcapfile_flush_buf(f);
+	if (close(f->fd) != 0 && ret == 0)
+		ret = -errno;
+	free(f->buf);
+	free(f);
+	return ret;
+}
+
+long pcapfile_repair(const char *path, uint64_t *cut_bytes, char *err, size_t errlen)
+{
+	long ret = -1;
+	int fd = -1;
+	uint8_t *buf = NULL;
+	uint8_t hdr[PCAPFILE_HDR_LEN];
+	struct stat st;
+
+	if (cut_bytes)
+		*cut_bytes = 0;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open `%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "cannot stat `%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "`%s' is not a regular file", path);
+		goto out;
+	}
+	uint64_t size = (uint64_t)st.st_size;
+	ssize_t n = pread_all(fd, hdr, sizeof hdr, 0);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot read `%s': %s", path, strerror((int)-n));
+		goto out;
+	}
+	if ((size_t)n < sizeof hdr) {
+		snprintf(err, errlen, "`%s' is too short for a pcap header (%zd bytes)", path, n);
+		goto out;
+	}
+	uint32_t magic = get_u32(hdr, 0);
+	int swap;
+	if (magic == PCAPFILE_MAGIC_US || magic == PCAPFILE_MAGIC_NS) {
+		swap = 0;
+	} else if (__builtin_bswap32(magic) == PCAPFILE_MAGIC_US ||
+		   __builtin_bswap32(magic) == PCAPFILE_MAGIC_NS) {
+		swap = 1;
+	} else {
+		snprintf(err, errlen, "`%s' is not a classic pcap file (magic 0x%08x)", path,
+			 magic);
+		goto out;
+	}
+	uint32_t limit = get_u32(hdr + 16, swap);
+	if (limit < REPAIR_CAPLEN_FLOOR)
+		limit = REPAIR_CAPLEN_FLOOR;
+	if (limit > REPAIR_CAPLEN_CEIL)
+		limit = REPAIR_CAPLEN_CEIL;
+
+	size_t bufsize = size < REPAIR_BUF ? (size_t)size : REPAIR_BUF;
+	buf = malloc(bufsize);
+	if (!buf) {
+		snprintf(err, errlen, "cannot repair `%s': out of memory", path);
+		goto out;
+	}
+	/* the window buf[0..wlen) holds the file's bytes from woff */
+	uint64_t off = PCAPFILE_HDR_LEN, woff = 0, wlen = 0;
+	long count = 0;
+	while (size - off >= PCAPFILE_REC_HDR_LEN) {
+		if (off < woff || off + PCAPFILE_REC_HDR_LEN > woff + wlen) {
+			uint64_t want = size - off < bufsize ? size - off : bufsize;
+			n = pread_all(fd, buf, (size_t)want, off);
+			if (n < 0) {
+				snprintf(err, errlen, "cannot read `%s': %s", path,
+					 strerror((int)-n));
+				goto out;
+			}
+			woff = off;
+			wlen = (uint64_t)n;
+			if (wlen < PCAPFILE_REC_HDR_LEN)
+				break; /* the file shrank under us */
+		}
+		const uint8_t *rh = buf + (off - woff);
+		static const uint8_t zero[PCAPFILE_REC_HDR_LEN];
+		/* blocks a file system allocated but never wrote before a crash read as zeros */
+		if (memcmp(rh, zero, sizeof zero) == 0)
+			break;
+		uint32_t caplen = get_u32(rh + 8, swap);
+		if (caplen > limit || caplen > size - off - PCAPFILE_REC_HDR_LEN)
+			break;
+		off += PCAPFILE_REC_HDR_LEN + caplen;
+		count++;
+	}
+	if (off < size) {
+		if (ftruncate(fd, (off_t)off) != 0) {
+			snprintf(err, errlen, "cannot truncate `%s' to %llu bytes: %s", path,
+				 (unsigned long long)off, strerror(errno));
+			goto out;
+		}
+		if (cut_bytes)
+			*cut_bytes = size - off;
+	}
+	if (fsync(fd) != 0) {
+		snprintf(err, errlen, "cannot fsync `%s': %s", path, strerror(errno));
+		goto out;
+	}
+	ret = count;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return ret;
+}

@@ -1,0 +1,218 @@
+/* pipeline.c - see pipeline.h. */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "decode.h"
+#include "flow.h"
+#include "flow_json.h"
+#include "log.h"
+#include "pcapw.h"
+
+#define NS_PER_S 1000000000LL
+
+struct pipeline {
+	struct pipeline_config cfg;
+	pcapw_t *pw;
+	flow_table_t *ft;
+	flow_log_t *fl;
+	int64_t clock_ns;       /* highest time seen: packet time, or wall clock when live and idle */
+	int64_t last_expire_ns; /* clock at the last flow expiry */
+	int finished;
+	struct pipeline_stats st;
+};
+
+/*
+ * A flow's tag names the continuous file that holds its first packet: the sequence number + 1 in
+ * the high half (0: no file) and the file's start second in the low half (unsigned 32-bit, which
+ * classic pcap timestamps are anyway). Sequence numbers start at 1.
+ */
+static uint64_t tag_from_id(const struct pcapw_fileid *id)
+{
+	if (id->seq == 0) /* the packet could not be saved */
+		return 0;
+	return ((uint64_t)id->seq + 1) << 32 | (uint32_t)id->start_s;
+}
+
+static void emit_flow(void *ctx, const struct flow_record *r)
+{
+	struct pipeline *p = ctx;
+	char line[1024], name[64];
+	const char *file = NULL;
+	if (r->tag) {
+		struct pcapw_fileid id = { .start_s = (int64_t)(uint32_t)r->tag,
+					   .seq = (uint32_t)((r->tag >> 32) - 1) };
+		file = pcapw_file_name(&id, name, sizeof name);
+	}
+	size_t n = flow_json_format(r, file, line, sizeof line);
+	if (n)
+		flow_log_append(p->fl, line, n);
+	p->st.flows_written++;
+}
+
+static int make_dir(const char *path, char *err, size_t errlen)
+{
+	if (mkdir(path, 0755) == 0 || errno == EEXIST) {
+		struct stat sb;
+		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+			return 0;
+		snprintf(err, errlen, "cannot use `%s' as output folder: it is not a folder", path);
+		return -1;
+	}
+	snprintf(err, errlen, "cannot create output folder `%s': %s", path, strerror(errno));
+	return -1;
+}
+
+pipeline_t *pipeline_new(const struct pipeline_config *cfg, char *err, size_t errlen)
+{
+	char path[4096];
+	struct pipeline *p = calloc(1, sizeof *p);
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->cfg = *cfg;
+	if (make_dir(cfg->outdir, err, errlen) != 0)
+		goto fail;
+	if (cfg->save_pcap) {
+		snprintf(path, sizeof path, "%s/pcaps", cfg->outdir);
+		struct pcapw_config pc = {
+			.dir = path,
+			.rotate_bytes = cfg->rotate_bytes,
+			.retention = cfg->retention,
+			.linktype = cfg->dlt,
+			.linktype_ext = cfg->dlt_ext,
+			.snaplen = cfg->snaplen,
+			.nano = cfg->nano,
+		};
+		p->pw = pcapw_open(&pc, err, errlen);
+		if (!p->pw)
+			goto fail;
+	}
+	struct flow_config fc = {
+		.max_flows = cfg->max_flows,
+		.idle_ns = cfg->flow_idle_ns,
+		.active_ns = cfg->flow_active_ns,
+	};
+	p->ft = flow_table_new(&fc, emit_flow, p, err, errlen);
+	if (!p->ft)
+		goto fail;
+	snprintf(path, sizeof path, "%s/traffic_flows.jsonb", cfg->outdir);
+	p->fl = flow_log_open(path, err, errlen);
+	if (!p->fl)
+		goto fail;
+	p->clock_ns = INT64_MIN;
+	return p;
+fail:
+	pipeline_free(p);
+	return NULL;
+}
+
+static void advance_clock(struct pipeline *p, int64_t ts)
+{
+	if (ts <= p->clock_ns)
+		return;
+	if (p->clock_ns == INT64_MIN)
+		p->last_expire_ns = ts;
+	p->clock_ns = ts;
+	if (p->clock_ns - p->last_expire_ns >= NS_PER_S) {
+		flow_table_expire(p->ft, p->clock_ns);
+		p->last_expire_ns = p->clock_ns;
+	}
+}
+
+void pipeline_packet(pipeline_t *p, const struct pcap_pkthdr *h, const uint8_t *data)
+{
+	int64_t ts = (int64_t)h->ts.tv_sec * NS_PER_S +
+		     (int64_t)h->ts.tv_usec * (p->cfg.nano ? 1 : 1000);
+	struct pkt_meta m;
+	uint64_t tag = 0;
+
+	p->st.packets++;
+	p->st.bytes += h->len;
+	advance_clock(p, ts);
+	int dr = decode_packet(p->cfg.dlt, data, h->caplen, h->len, &m);
+	if (p->pw) {
+		struct pcapw_fileid id;
+		pcapw_write(p->pw, h->ts.tv_sec, (uint32_t)h->ts.tv_usec, h->caplen, h->len, data, &id);
+		tag = tag_from_id(&id);
+	}
+	switch (dr) {
+	case DEC_IP:
+		p->st.ip++;
+		flow_table_update(p->ft, &m, ts, tag);
+		break;
+	case DEC_NONIP:
+		p->st.non_ip++;
+		break;
+	case DEC_MALFORMED:
+		p->st.malformed++;
+		break;
+	default:
+		p->st.unsupported++;
+		break;
+	}
+}
+
+void pipeline_tick(pipeline_t *p, int64_t now_ns)
+{
+	if (now_ns && p->clock_ns != INT64_MIN)
+		advance_clock(p, now_ns);
+	if (p->pw)
+		pcapw_tick(p->pw, 0);
+	flow_log_flush(p->fl, 0);
+}
+
+int pipeline_finish(pipeline_t *p)
+{
+	int ret = 0;
+	if (p->finished)
+		return 0;
+	p->finished = 1;
+	flow_table_flush(p->ft);
+	struct flow_stats fs;
+	flow_table_stats(p->ft, &fs);
+	p->st.flows_evicted = fs.flows_evicted;
+	if (p->pw) {
+		if (pcapw_end(p->pw) != 0)
+			ret = -1;
+		struct pcapw_stats ws;
+		pcapw_stats(p->pw, &ws);
+		p->st.pcap_packets = ws.packets;
+		p->st.pcap_dropped = ws.packets_dropped;
+		p->st.pcap_write_errors = ws.write_errors;
+		p->st.files_written = ws.files_written;
+		p->st.files_deleted = ws.files_deleted;
+		p->st.files_repaired = ws.files_repaired;
+		pcapw_close(p->pw);
+		p->pw = NULL;
+	}
+	flow_log_flush(p->fl, 1);
+	struct flow_log_stats ls;
+	flow_log_stats(p->fl, &ls);
+	p->st.flow_lines_dropped = p->st.flows_written - ls.lines_written;
+	if (flow_log_close(p->fl) != 0)
+		ret = -1;
+	p->fl = NULL;
+	return ret;
+}
+
+void pipeline_stats(const pipeline_t *p, struct pipeline_stats *st)
+{
+	*st = p->st;
+}
+
+void pipeline_free(pipeline_t *p)
+{
+	if (!p)
+		return;
+	pcapw_close(p->pw);
+	flow_log_close(p->fl);
+	flow_table_free(p->ft);
+	free(p);
+}

@@ -1,0 +1,69 @@
+#!/bin/bash
+# The command line: help, version, and every bad setting stops the run before anything is written,
+# with exit status 2 and a message that names the setting and quotes the value.
+. "$(dirname "$0")/lib.sh"
+IN=$ROOT/tests/data/zeek-http-bro.org.pcap
+
+out=$("$RINGCAP" help); rc=$?
+check help-lists-run test $rc = 0 -a -n "$(echo "$out" | grep -E '^  run ')"
+out=$("$RINGCAP" version)
+check version-names-libpcap grep -q 'libpcap version' <<<"$out"
+"$RINGCAP" frobnicate 2>"$WORK/err"; rc=$?
+check unknown-command test $rc = 2
+check unknown-command-message grep -q "unknown command \`frobnicate'" "$WORK/err"
+"$RINGCAP" run -o "$WORK/none" 2>"$WORK/err"; rc=$?
+check no-source-is-usage-error test $rc = 2
+
+# bad_env NAME VAR VALUE: the run must stop with status 2, name VAR, quote VALUE, write nothing.
+bad_env() {
+	local n=$1 var=$2 val=$3 d=$WORK/$1
+	env "$var=$val" "$RINGCAP" run -r "$IN" -o "$d" >/dev/null 2>"$WORK/$n.err"; local rc=$?
+	if [[ $rc == 2 ]] && grep -qF "$var \`$val'" "$WORK/$n.err" && [[ ! -e $d ]]; then
+		pass "$n"
+	else
+		fail "$n" "status $rc, stderr: $(head -c 300 "$WORK/$n.err")"
+	fi
+}
+bad_env save-pcap-word SAVE_PCAP maybe
+bad_env save-pcap-empty SAVE_PCAP ""
+bad_env rotation-text PCAP_ROTATION_SIZE abc
+bad_env rotation-negative PCAP_ROTATION_SIZE -1
+bad_env rotation-zero PCAP_ROTATION_SIZE 0
+bad_env rotation-trailing PCAP_ROTATION_SIZE 10MB
+bad_env rotation-nan PCAP_ROTATION_SIZE nan
+bad_env retention-negative PCAP_RETENTION_COUNT -3
+bad_env retention-decimal PCAP_RETENTION_COUNT 1.5
+bad_env retention-huge PCAP_RETENTION_COUNT 99999999999999999999999
+bad_env filter-syntax WIRESHARK_FILTER 'tcp port foo'
+
+bad_flag() {
+	local n=$1 d=$WORK/$1; shift
+	"$RINGCAP" run -r "$IN" -o "$d" "$@" >/dev/null 2>"$WORK/$n.err"; local rc=$?
+	if [[ $rc == 2 && ! -e $d ]] && grep -q 'invalid\|unknown\|missing' "$WORK/$n.err"; then
+		pass "$n"
+	else
+		fail "$n" "status $rc, stderr: $(head -c 300 "$WORK/$n.err")"
+	fi
+}
+bad_flag flag-rotation-text -C abc
+bad_flag flag-snaplen-zero --snaplen 0
+bad_flag flag-unknown --frobnicate
+bad_flag flag-precision --tstamp-precision pico
+bad_flag flag-missing-value -W
+
+# A filter in trailing arguments that does not compile: error quoting the filter, nothing written.
+"$RINGCAP" run -r "$IN" -o "$WORK/tf" udp port 99999 2>"$WORK/tf.err"; rc=$?
+check trailing-filter-error test $rc = 2 -a ! -e "$WORK/tf"
+check trailing-filter-quoted grep -qF "\`udp port 99999'" "$WORK/tf.err"
+
+# A flag overrides the environment.
+PCAP_ROTATION_SIZE=abc "$RINGCAP" run -q -r "$IN" -o "$WORK/ovr" -C 1 >/dev/null 2>"$WORK/ovr.err"; rc=$?
+check flag-overrides-env-still-checks-env test $rc = 2
+SAVE_PCAP=false "$RINGCAP" run -q -r "$IN" -o "$WORK/ovr2" --save-pcap true >/dev/null 2>&1
+check flag-overrides-env test "$(ls "$WORK/ovr2/pcaps" | wc -l)" = 1
+
+# A missing input file: status 1, the message names it.
+"$RINGCAP" run -r "$WORK/nope.pcap" -o "$WORK/nf" 2>"$WORK/nf.err"; rc=$?
+check missing-file test $rc = 1
+check missing-file-named grep -qF "$WORK/nope.pcap" "$WORK/nf.err"
+finish

@@ -1,0 +1,18 @@
+# Sourced by every end-to-end script. Gives pass/fail reporting and helpers.
+# Environment from tests/run.sh: RINGCAP TOOLS CORPUS TESTOUT ROOT BUILD.
+set -uo pipefail
+T=$(basename "$0" .sh)
+WORK=$TESTOUT/$T
+rm -rf "$WORK"; mkdir -p "$WORK"
+npass=0 nfail=0
+
+pass() { echo "PASS e2e/$T/$1"; npass=$((npass + 1)); }
+fail() { echo "FAIL e2e/$T/$1${2:+: $2}"; nfail=$((nfail + 1)); }
+# check NAME COMMAND...: PASS if the command succeeds
+check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "$*"; fi; }
+finish() { [[ $nfail == 0 ]]; exit $?; }
+
+# A sanitizer report or a crash signal in a run's stderr is always a failure.
+sanitizer_clean() { ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$1"; }
+
+need_root() { [[ $(id -u) == 0 ]]; }
