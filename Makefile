@@ -25,9 +25,9 @@ endif
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CPPFLAGS += -D_GNU_SOURCE -DRINGCAP_VERSION='"$(VERSION)"' -Isrc
 CFLAGS   ?= $(OPT) -g
-CFLAGS   += -std=gnu11 $(WARN) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
+CFLAGS   += -std=gnu11 -pthread $(WARN) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
 LDFLAGS  += $(SANFLAGS)
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm -pthread
 
 SRCS      := $(wildcard src/*.c)
 LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out src/main.c,$(SRCS)))

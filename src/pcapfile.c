@@ -370,6 +370,15 @@ int pcapfile_close(pcapfile_t *f, int do_sync)
 	return ret;
 }
 
+int pcapfile_detach(pcapfile_t *f, int *fd)
+{
+	int ret = pcapfile_flush_buf(f);
+	*fd = f->fd;
+	free(f->buf);
+	free(f);
+	return ret;
+}
+
 long pcapfile_repair(const char *path, uint64_t *cut_bytes, char *err, size_t errlen)
 {
 	long ret = -1;

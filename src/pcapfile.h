@@ -82,6 +82,13 @@ void pcapfile_stats(const pcapfile_t *f, struct pcapfile_stats *st);
 int pcapfile_close(pcapfile_t *f, int do_sync);
 
 /*
+ * Writes the buffer out and frees the object, handing its open file descriptor to the caller in
+ * *fd (who fsyncs and closes it, e.g. off the packet path). Returns 0 or a negative errno of the
+ * flush (records dropped as above).
+ */
+int pcapfile_detach(pcapfile_t *f, int *fd);
+
+/*
  * Repairs a classic pcap file left by a crash: walks the records and cuts off a trailing partial
  * record (or garbage after the last whole record). Returns the number of whole records (>= 0), or
  * -1 with a message in err if the file cannot be read or has no valid pcap header.

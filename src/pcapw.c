@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,23 @@ struct pcapw {
 	uint64_t create_dropped;    /* packets lost because no file could be created */
 	uint64_t create_errors;
 	uint32_t files_written, files_deleted, files_repaired;
+
+	/* background finisher (cfg.async); lock guards the queue and the two counters above */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;      /* a job was queued, or stop */
+	pthread_cond_t idle;      /* the queue became empty and no job runs */
+	pthread_t thread;
+	int async, stop, busy;
+	struct pcapw_job *jobs;   /* circular queue */
+	unsigned qhead, qlen;
+};
+
+#define PCAPW_QUEUE 64
+
+/* A finished file handed to the background thread: its fd, still open, and its final name. */
+struct pcapw_job {
+	int fd;
+	char name[PCAPW_NAME_MAX];
 };
 
 struct pcapw_entry {
@@ -292,7 +310,9 @@ static void pcapw_retention(pcapw_t *w)
 	}
 	for (long i = 0; i + (long)w->retention < n; i++) {
 		if (unlinkat(w->dirfd, v[i].name, 0) == 0) {
+			pthread_mutex_lock(&w->lock);
 			w->files_deleted++;
+			pthread_mutex_unlock(&w->lock);
 			log_debug("deleted `%s/%s' (retention %" PRIu32 ")", w->dir, v[i].name,
 				  w->retention);
 		} else if (errno != ENOENT) {
@@ -302,46 +322,115 @@ static void pcapw_retention(pcapw_t *w)
 	free(v);
 }
 
-/* Finishes the open file: flush, fsync, close, rename, fsync folder, retention. */
+/* fsync, close, rename to the final name, fsync the folder, retention. Any thread. */
+static int pcapw_complete(pcapw_t *w, int fd, const char *name)
+{
+	char part[PCAPW_NAME_MAX + 8];
+	int ret = 0;
+	snprintf(part, sizeof part, "%s.part", name);
+	/* EINVAL/EROFS: a file system without fsync; nothing is lost by going on */
+	if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
+		ret = -errno;
+		log_warn("cannot fsync `%s/%s': %s", w->dir, part, strerror(errno));
+	}
+	if (close(fd) != 0 && ret == 0)
+		ret = -errno;
+	if (renameat(w->dirfd, part, w->dirfd, name) != 0) {
+		int e = errno;
+		log_warn("cannot rename `%s/%s' to `%s': %s (it will be repaired at the next start)",
+			 w->dir, part, name, strerror(e));
+		if (ret == 0)
+			ret = -e;
+	} else {
+		pthread_mutex_lock(&w->lock);
+		w->files_written++;
+		pthread_mutex_unlock(&w->lock);
+		pcapw_sync_dir(w);
+	}
+	pcapw_retention(w);
+	return ret;
+}
+
+static void *pcapw_finisher(void *arg)
+{
+	pcapw_t *w = arg;
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->qlen && !w->stop)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (!w->qlen)
+			break;
+		struct pcapw_job job = w->jobs[w->qhead];
+		w->qhead = (w->qhead + 1) % PCAPW_QUEUE;
+		w->qlen--;
+		w->busy = 1;
+		pthread_mutex_unlock(&w->lock);
+		pcapw_complete(w, job.fd, job.name);
+		pthread_mutex_lock(&w->lock);
+		w->busy = 0;
+		if (!w->qlen)
+			pthread_cond_broadcast(&w->idle);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Waits until the background thread has finished every file handed to it. */
+static void pcapw_drain(pcapw_t *w)
+{
+	if (!w->async)
+		return;
+	pthread_mutex_lock(&w->lock);
+	while (w->qlen || w->busy)
+		pthread_cond_wait(&w->idle, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/*
+ * Finishes the open file: flush, then fsync, close, rename, fsync folder, retention - here, or
+ * on the background thread when async (waiting for room when PCAPW_QUEUE files are pending).
+ */
 static int pcapw_finish(pcapw_t *w)
 {
-	char part[PATH_MAX], final[PATH_MAX];
+	char part[PATH_MAX];
 	struct pcapfile_stats st;
-	int ret;
+	int ret, fd;
 
 	pcapw_path(w, w->cur_name, ".part", part, sizeof part);
-	pcapw_path(w, w->cur_name, "", final, sizeof final);
 	uint64_t before = pcapfile_written(w->cur);
-	ret = pcapfile_sync(w->cur);
+	ret = pcapfile_flush(w->cur);
 	pcapw_note(w, ret, before);
 	pcapfile_stats(w->cur, &st);
 	uint64_t size = pcapfile_size(w->cur);
-	int r = pcapfile_close(w->cur, 0);
+	int r = pcapfile_detach(w->cur, &fd); /* the buffer is empty: nothing more to write */
 	w->cur = NULL;
-	if (r < 0) {
-		pcapw_episode_error(w, "cannot close", part, -r);
-		if (ret == 0)
-			ret = r;
-	}
+	if (r < 0 && ret == 0)
+		ret = r;
 	w->done.packets += st.packets;
 	w->done.packets_dropped += st.packets_dropped;
 	w->done.write_errors += st.write_errors;
 
 	if (size <= PCAPFILE_HDR_LEN) {
 		/* every record was lost to write errors: no empty files */
+		close(fd);
 		if (unlink(part) != 0)
 			log_warn("cannot delete empty `%s': %s", part, strerror(errno));
-	} else if (rename(part, final) != 0) {
-		int e = errno;
-		log_warn("cannot rename `%s' to `%s': %s (it will be repaired at the next start)",
-			 part, final, strerror(e));
-		if (ret == 0)
-			ret = -e;
-	} else {
-		w->files_written++;
-		pcapw_sync_dir(w);
+		pcapw_retention(w);
+		return ret;
 	}
-	pcapw_retention(w);
+	if (!w->async) {
+		r = pcapw_complete(w, fd, w->cur_name);
+		return ret ? ret : r;
+	}
+	pthread_mutex_lock(&w->lock);
+	while (w->qlen == PCAPW_QUEUE)
+		pthread_cond_wait(&w->idle, &w->lock);
+	struct pcapw_job *job = &w->jobs[(w->qhead + w->qlen) % PCAPW_QUEUE];
+	job->fd = fd;
+	snprintf(job->name, sizeof job->name, "%s", w->cur_name);
+	w->qlen++;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
 	return ret;
 }
 
@@ -464,8 +553,10 @@ void pcapw_stats(const pcapw_t *w, struct pcapw_stats *st)
 	st->packets = w->done.packets + cur.packets;
 	st->packets_dropped = w->done.packets_dropped + cur.packets_dropped + w->create_dropped;
 	st->write_errors = w->done.write_errors + cur.write_errors + w->create_errors;
+	pthread_mutex_lock((pthread_mutex_t *)&w->lock);
 	st->files_written = w->files_written;
 	st->files_deleted = w->files_deleted;
+	pthread_mutex_unlock((pthread_mutex_t *)&w->lock);
 	st->files_repaired = w->files_repaired;
 }
 
@@ -549,6 +640,17 @@ static void pcapw_free(pcapw_t *w)
 {
 	if (!w)
 		return;
+	if (w->async) {
+		pthread_mutex_lock(&w->lock);
+		w->stop = 1;
+		pthread_cond_signal(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+		pthread_join(w->thread, NULL);
+	}
+	free(w->jobs);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	pthread_cond_destroy(&w->idle);
 	if (w->dirfd >= 0)
 		close(w->dirfd);
 	free(w->dir);
@@ -587,6 +689,9 @@ pcapw_t *pcapw_open(const struct pcapw_config *cfg, char *err, size_t errlen)
 		goto out;
 	}
 	w->dirfd = -1;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	pthread_cond_init(&w->idle, NULL);
 	w->rotate_bytes = cfg->rotate_bytes;
 	w->retention = cfg->retention;
 	w->fopts.linktype = lt;
@@ -620,6 +725,19 @@ pcapw_t *pcapw_open(const struct pcapw_config *cfg, char *err, size_t errlen)
 			 w->dir, UINT32_MAX);
 		goto out;
 	}
+	if (cfg->async) {
+		w->jobs = calloc(PCAPW_QUEUE, sizeof *w->jobs);
+		if (!w->jobs) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		r = pthread_create(&w->thread, NULL, pcapw_finisher, w);
+		if (r != 0) {
+			snprintf(err, errlen, "cannot start the file finisher thread: %s", strerror(r));
+			goto out;
+		}
+		w->async = 1;
+	}
 	ret = w;
 	w = NULL;
 out:
@@ -630,7 +748,11 @@ out:
 
 int pcapw_end(pcapw_t *w)
 {
-	return w && w->cur ? pcapw_finish(w) : 0;
+	if (!w)
+		return 0;
+	int ret = w->cur ? pcapw_finish(w) : 0;
+	pcapw_drain(w);
+	return ret;
 }
 
 int pcapw_close(pcapw_t *w)

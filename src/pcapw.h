@@ -34,6 +34,8 @@ struct pcapw_config {
 	uint32_t linktype_ext;    /* pcap_datalink_ext() bits (FCS length), kept in the header */
 	uint32_t snaplen;
 	int nano;                 /* nanosecond timestamps */
+	int async;                /* finish rotated files (fsync, rename, retention) on a
+	                             background thread, off the packet path */
 };
 
 /* Identifies a file: time of its first packet (s since the epoch) and its sequence number. */

@@ -89,6 +89,7 @@ pipeline_t *pipeline_new(const struct pipeline_config *cfg, char *err, size_t er
 			.linktype_ext = cfg->dlt_ext,
 			.snaplen = cfg->snaplen,
 			.nano = cfg->nano,
+			.async = 1,
 		};
 		p->pw = pcapw_open(&pc, err, errlen);
 		if (!p->pw)
