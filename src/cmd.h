@@ -8,5 +8,8 @@
 #define EXIT_USAGE 2
 
 int cmd_run_main(int argc, char **argv);
+int cmd_capture_main(int argc, char **argv);
+int cmd_incidents_main(int argc, char **argv);
+int cmd_incident_main(int argc, char **argv);
 
 #endif

@@ -2,6 +2,7 @@
  * cmd_run.c - `ringcap run': settings -> source + pipeline -> loop -> summary.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 
 #include "cmd.h"
 #include "config.h"
+#include "ctl.h"
+#include "detect.h"
 #include "log.h"
 #include "pipeline.h"
 #include "source.h"
@@ -25,6 +28,11 @@ struct run_settings {
 	uint64_t rotate_bytes;
 	uint32_t retention, max_flows;
 	int64_t flow_idle_ns, flow_active_ns;
+	const char *config_file;
+	uint32_t ring_packets, ring_mb, window_ms, incident_max_packets;
+	int64_t ring_age_ns, resolve_ns;
+	int incident_format;
+	uint64_t th_pps, th_mbps, th_syn, th_udp, th_icmp, th_host_pps, th_host_mbps;
 };
 
 #define OFF(f) offsetof(struct run_settings, f)
@@ -56,6 +64,36 @@ static const struct cfg_opt run_opts[] = {
 	  "end and restart a flow that lasts longer than S seconds (default 300)" },
 	{ NULL, "max-flows", 0, CFG_U32, OFF(max_flows), 1, 50000000, NULL, "N",
 	  "flow table size; when full the least recently active flow is evicted (default 262144)" },
+	{ "RING_PACKETS", "ring-packets", 0, CFG_U32, OFF(ring_packets), 1, 1048576, NULL, "N",
+	  "pre-trigger ring: the last N packets (default 500)" },
+	{ "RING_SECONDS", "ring-seconds", 0, CFG_SECONDS, OFF(ring_age_ns), 0, 3600, NULL, "S",
+	  "pre-trigger ring: the last S seconds instead, within --ring-mb (default 0: off)" },
+	{ "RING_MB", "ring-mb", 0, CFG_U32, OFF(ring_mb), 1, 65536, NULL, "MB",
+	  "memory for the time-bounded ring (default 64)" },
+	{ "DETECT_WINDOW_MS", "detect-window-ms", 0, CFG_U32, OFF(window_ms), 100, 10000, NULL, "MS",
+	  "rates are compared with the thresholds over this window, a multiple of 100 (default 200)" },
+	{ "THRESHOLD_PPS", "threshold-pps", 0, CFG_UINT, OFF(th_pps), 0, 1e12, NULL, "N",
+	  "incident above N packets/s in all (default 100000; 0 disables)" },
+	{ "THRESHOLD_MBPS", "threshold-mbps", 0, CFG_UINT, OFF(th_mbps), 0, 1e9, NULL, "N",
+	  "incident above N Mbit/s in all (default 1000)" },
+	{ "THRESHOLD_SYN_PPS", "threshold-syn-pps", 0, CFG_UINT, OFF(th_syn), 0, 1e12, NULL, "N",
+	  "incident above N TCP SYN (without ACK) packets/s (default 5000)" },
+	{ "THRESHOLD_UDP_PPS", "threshold-udp-pps", 0, CFG_UINT, OFF(th_udp), 0, 1e12, NULL, "N",
+	  "incident above N UDP packets/s (default 50000)" },
+	{ "THRESHOLD_ICMP_PPS", "threshold-icmp-pps", 0, CFG_UINT, OFF(th_icmp), 0, 1e12, NULL, "N",
+	  "incident above N ICMP/ICMPv6 packets/s (default 5000)" },
+	{ "THRESHOLD_HOST_PPS", "threshold-host-pps", 0, CFG_UINT, OFF(th_host_pps), 0, 1e12, NULL,
+	  "N", "incident above N packets/s towards one destination address (default 50000)" },
+	{ "THRESHOLD_HOST_MBPS", "threshold-host-mbps", 0, CFG_UINT, OFF(th_host_mbps), 0, 1e9, NULL,
+	  "N", "incident above N Mbit/s towards one destination address (default 500)" },
+	{ "RESOLVE_SECONDS", "resolve-seconds", 0, CFG_SECONDS, OFF(resolve_ns), 0.1, 86400, NULL,
+	  "S", "an incident resolves after S seconds below every threshold (default 30)" },
+	{ "INCIDENT_MAX_PACKETS", "incident-max-packets", 0, CFG_U32, OFF(incident_max_packets), 1,
+	  100000000, NULL, "N", "packets kept per incident capture, ring included (default 10000)" },
+	{ "INCIDENT_FORMAT", "incident-format", 0, CFG_CHOICE, OFF(incident_format), 0, 0,
+	  "pcap|pcapng", "pcap|pcapng", "format of incident captures (default pcap)" },
+	{ "RINGCAP_CONFIG", "config", 0, CFG_STR, OFF(config_file), 0, 0, NULL, "FILE",
+	  "read settings from FILE: `key = value' lines, keys as the flags or variables" },
 	{ NULL, "verbose", 'v', CFG_SET, OFF(verbose), 1, 0, NULL, NULL, "more log lines" },
 	{ NULL, "quiet", 'q', CFG_SET, OFF(quiet), 1, 0, NULL, NULL, "only warnings and errors" },
 };
@@ -100,11 +138,18 @@ static char *join_args(int argc, char **argv)
 	return s;
 }
 
-static void print_summary(source_t *src, const struct pipeline_stats *st, const char *outdir,
-			  int save_pcap)
+static void print_summary(source_t *src, const char *iface, const struct pipeline_stats *st,
+			  const char *outdir, int save_pcap)
 {
 	struct source_stats ss;
-	int have = source_stats(src, &ss) == 0;
+	int have = src && source_stats(src, &ss) == 0;
+	if (!src) {
+		printf("ringcap run: interface %s (statistics-only mode)\n", iface);
+		printf("  packets counted       %llu (%llu bytes, interface counters)\n",
+		       (unsigned long long)st->packets, (unsigned long long)st->bytes);
+		printf("  incidents opened      %u\n", st->incidents_opened);
+		return;
+	}
 	printf("ringcap run: %s %s\n", source_is_live(src) ? "interface" : "file", source_name(src));
 	printf("  packets seen          %llu (%llu bytes)\n", (unsigned long long)st->packets,
 	       (unsigned long long)st->bytes);
@@ -136,6 +181,176 @@ static void print_summary(source_t *src, const struct pipeline_stats *st, const 
 	} else {
 		printf("  files written         0 (SAVE_PCAP is off)\n");
 	}
+	printf("  incidents opened      %u", st->incidents_opened);
+	if (st->incidents_opened)
+		printf(" (last %ld; its pre-trigger packets written and fsync'd in %.2f ms)",
+		       st->last_incident, st->last_flush_ms);
+	printf(" -> %s/incidents/\n", outdir);
+	if (st->manual_captures)
+		printf("  manual captures       %u\n", st->manual_captures);
+}
+
+struct run_ctx {
+	pipeline_t *pl;
+	source_t *src;
+	int stats_only;
+	const char *name;
+};
+
+/* One control request: "capture [seconds=N] [packets=N]" or "status". */
+static void on_ctl(void *user, const char *line, char *reply, size_t len)
+{
+	struct run_ctx *r = user;
+	char buf[CTL_LINE_MAX + 1], err[512];
+	json_t *o = NULL;
+	snprintf(buf, sizeof buf, "%s", line);
+	char *save = NULL, *cmd = strtok_r(buf, " \t", &save);
+	if (cmd && strcmp(cmd, "capture") == 0) {
+		double seconds = 30;
+		uint32_t packets = 10000;
+		for (char *kv; (kv = strtok_r(NULL, " \t", &save)) != NULL;) {
+			char *end;
+			if (strncmp(kv, "seconds=", 8) == 0) {
+				seconds = strtod(kv + 8, &end);
+				if (end == kv + 8 || *end || !(seconds >= 1 && seconds <= 3600))
+					goto bad_value;
+			} else if (strncmp(kv, "packets=", 8) == 0) {
+				unsigned long v = strtoul(kv + 8, &end, 10);
+				if (end == kv + 8 || *end || v < 1 || v > 1000000)
+					goto bad_value;
+				packets = (uint32_t)v;
+			} else {
+				goto bad_value;
+			}
+			continue;
+bad_value:
+			o = json_pack("{s:b,s:s+}", "ok", 0, "error",
+				      "bad parameter (seconds=1..3600, packets=1..1000000): ", kv);
+			goto out;
+		}
+		long id = pipeline_manual_capture(r->pl, seconds, packets, err, sizeof err);
+		if (id < 0)
+			o = json_pack("{s:b,s:s}", "ok", 0, "error", err);
+		else
+			o = json_pack("{s:b,s:I,s:f,s:I}", "ok", 1, "id", (json_int_t)id, "seconds",
+				      seconds, "packets", (json_int_t)packets);
+	} else if (cmd && strcmp(cmd, "status") == 0) {
+		struct pipeline_stats st;
+		struct detect_rates dr;
+		struct source_stats ss = { 0 };
+		int open;
+		pipeline_stats(r->pl, &st);
+		pipeline_rates(r->pl, &dr, &open);
+		if (r->src)
+			source_stats(r->src, &ss);
+		o = json_pack("{s:b,s:s,s:s,s:I,s:I,s:I,s:I,s:b,s:{s:f,s:f,s:f,s:f,s:f,s:f}}", "ok",
+			      1, "mode", r->stats_only ? "stats-only" : "capture", "source",
+			      r->name ? r->name : "", "packets", (json_int_t)st.packets, "bytes",
+			      (json_int_t)st.bytes, "dropped", (json_int_t)ss.dropped, "ifdropped",
+			      (json_int_t)ss.ifdropped, "incident_open", open, "rates", "pps", dr.pps,
+			      "bps", dr.bps, "tcp_pps", dr.tcp_pps, "udp_pps", dr.udp_pps, "icmp_pps",
+			      dr.icmp_pps, "syn_pps", dr.syn_pps);
+	} else {
+		o = json_pack("{s:b,s:s}", "ok", 0, "error",
+			      "unknown request (expected `capture [seconds=N] [packets=N]' or `status')");
+	}
+out:;
+	char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	snprintf(reply, len, "%s", t ? t : "{\"ok\":false,\"error\":\"internal error\"}");
+	free(t);
+	json_decref(o);
+}
+
+/* Waits up to ms for the capture fd (or -1) and the control socket; returns poll's result. */
+static int wait_ready(int capfd, ctl_t *ctl, int ms)
+{
+	struct pollfd pfd[1 + 1 + CTL_CLIENTS];
+	int fds[1 + CTL_CLIENTS], n = 0;
+	if (capfd >= 0)
+		pfd[n++] = (struct pollfd){ .fd = capfd, .events = POLLIN };
+	int m = ctl_pollfds(ctl, fds, 1 + CTL_CLIENTS);
+	for (int i = 0; i < m; i++)
+		pfd[n++] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+	return n ? poll(pfd, (nfds_t)n, ms) : 0;
+}
+
+static int capture_loop(struct run_ctx *r, ctl_t *ctl)
+{
+	char err[1024];
+	int live = source_is_live(r->src);
+	while (!stop_signal) {
+		if (wait_ready(live ? source_fd(r->src) : -1, ctl, live ? 100 : 0) < 0 &&
+		    errno != EINTR) {
+			log_err("poll: %s", strerror(errno));
+			return 1;
+		}
+		ctl_service(ctl, on_ctl, r);
+		int n = source_dispatch(r->src, live ? -1 : 4096, on_packet, r->pl, err,
+					sizeof err);
+		if (n == SOURCE_EOF)
+			break;
+		if (n < 0) {
+			log_err("%s", err);
+			if (!live)
+				log_err("the packets before the damage were processed and saved");
+			return 1;
+		}
+		pipeline_tick(r->pl, live ? wall_ns() : 0);
+	}
+	return 0;
+}
+
+static int read_counter(const char *iface, const char *name, uint64_t *v)
+{
+	char path[256];
+	snprintf(path, sizeof path, "/sys/class/net/%s/statistics/%s", iface, name);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	unsigned long long x;
+	int ok = fscanf(f, "%llu", &x) == 1;
+	fclose(f);
+	if (!ok)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+/* Statistics-only mode: the interface's receive counters once a second. */
+static int stats_loop(struct run_ctx *r, const char *iface, ctl_t *ctl)
+{
+	uint64_t p0, b0;
+	if (strchr(iface, '/') || read_counter(iface, "rx_packets", &p0) != 0 ||
+	    read_counter(iface, "rx_bytes", &b0) != 0) {
+		log_err("cannot read the counters of interface `%s' in /sys/class/net/%s/statistics",
+			iface, iface);
+		return 1;
+	}
+	log_info("statistics-only mode on %s", iface);
+	int64_t next = wall_ns() + NS_PER_S;
+	while (!stop_signal) {
+		int64_t now = wall_ns();
+		if (now < next) {
+			int ms = (int)((next - now) / 1000000) + 1;
+			if (wait_ready(-1, ctl, ms > 100 ? 100 : ms) < 0 && errno != EINTR)
+				return 1;
+			ctl_service(ctl, on_ctl, r);
+			continue;
+		}
+		next += NS_PER_S;
+		if (next < now)
+			next = now + NS_PER_S;
+		uint64_t p1, b1;
+		if (read_counter(iface, "rx_packets", &p1) != 0 ||
+		    read_counter(iface, "rx_bytes", &b1) != 0) {
+			log_warn("interface `%s' counters are gone; stopping", iface);
+			return 1;
+		}
+		pipeline_counts(r->pl, now, p1 >= p0 ? p1 - p0 : 0, b1 >= b0 ? b1 - b0 : 0);
+		p0 = p1;
+		b0 = b1;
+	}
+	return 0;
 }
 
 static void settings_defaults(struct run_settings *s)
@@ -150,20 +365,68 @@ static void settings_defaults(struct run_settings *s)
 	s->max_flows = 262144;
 	s->flow_idle_ns = 60 * NS_PER_S;
 	s->flow_active_ns = 300 * NS_PER_S;
+	struct detect_config dc;
+	detect_config_defaults(&dc);
+	s->ring_packets = 500;
+	s->ring_mb = 64;
+	s->window_ms = (uint32_t)(dc.window_ns / 1000000);
+	s->resolve_ns = dc.resolve_ns;
+	s->incident_max_packets = 10000;
+	s->th_pps = dc.th.pps;
+	s->th_mbps = dc.th.mbps;
+	s->th_syn = dc.th.syn_pps;
+	s->th_udp = dc.th.udp_pps;
+	s->th_icmp = dc.th.icmp_pps;
+	s->th_host_pps = dc.th.host_pps;
+	s->th_host_mbps = dc.th.host_mbps;
+}
+
+/*
+ * Settings in order of precedence, lowest first: defaults, the config file (--config or
+ * RINGCAP_CONFIG), the environment, the flags. The config file is found first, then everything
+ * is applied in that order.
+ */
+static int load_settings(struct run_settings *s, int argc, char **argv, int *rest, int *help,
+			 char **cfgtext, char *err, size_t errlen)
+{
+	struct run_settings probe;
+	settings_defaults(&probe);
+	if (cfg_from_env(run_opts, N_RUN_OPTS, &probe, err, errlen) != 0 ||
+	    cfg_from_args(run_opts, N_RUN_OPTS, &probe, argc, argv, rest, help, err, errlen) != 0)
+		return -1;
+	settings_defaults(s);
+	if (probe.config_file &&
+	    cfg_from_file(run_opts, N_RUN_OPTS, s, probe.config_file, cfgtext, err, errlen) != 0)
+		return -1;
+	if (cfg_from_env(run_opts, N_RUN_OPTS, s, err, errlen) != 0 ||
+	    cfg_from_args(run_opts, N_RUN_OPTS, s, argc, argv, rest, help, err, errlen) != 0)
+		return -1;
+	if (s->window_ms % 100) {
+		snprintf(err, errlen, "invalid --detect-window-ms `%u': expected a multiple of 100",
+			 s->window_ms);
+		return -1;
+	}
+	if (!s->ring_age_ns && s->ring_packets > s->incident_max_packets) {
+		snprintf(err, errlen,
+			 "--ring-packets %u is more than --incident-max-packets %u: the ring must fit "
+			 "in an incident capture",
+			 s->ring_packets, s->incident_max_packets);
+		return -1;
+	}
+	return 0;
 }
 
 int cmd_run_main(int argc, char **argv)
 {
 	int ret = EXIT_USAGE, rest = 0, help = 0;
 	char err[1024];
-	char *joined = NULL;
+	char *joined = NULL, *cfgtext = NULL;
+	ctl_t *ctl = NULL;
 	struct run_settings s;
 	source_t *src = NULL;
 	pipeline_t *pl = NULL;
 
-	settings_defaults(&s);
-	if (cfg_from_env(run_opts, N_RUN_OPTS, &s, err, sizeof err) != 0 ||
-	    cfg_from_args(run_opts, N_RUN_OPTS, &s, argc, argv, &rest, &help, err, sizeof err) != 0) {
+	if (load_settings(&s, argc, argv, &rest, &help, &cfgtext, err, sizeof err) != 0) {
 		log_err("%s", err);
 		goto out;
 	}
@@ -203,7 +466,15 @@ int cmd_run_main(int argc, char **argv)
 		.filter_origin = forigin,
 	};
 	int rc = source_open(&so, &src, err, sizeof err);
-	if (rc != 0) {
+	int stats_only = 0;
+	if (rc == SOURCE_EPERM && s.iface) {
+		log_warn("%s", err);
+		log_warn("continuing in statistics-only mode: rates from "
+			 "/sys/class/net/%s/statistics once a second, no packets, no captures; to capture, "
+			 "run as root or grant the capability: setcap cap_net_raw,cap_net_admin=eip %s",
+			 s.iface, "$(command -v ringcap)");
+		stats_only = 1;
+	} else if (rc != 0) {
 		log_err("%s", err);
 		ret = rc == SOURCE_EFILTER ? EXIT_USAGE : 1;
 		goto out;
@@ -211,16 +482,35 @@ int cmd_run_main(int argc, char **argv)
 
 	struct pipeline_config pc = {
 		.outdir = s.outdir,
-		.dlt = source_datalink(src),
-		.dlt_ext = source_datalink_ext(src),
-		.snaplen = (uint32_t)source_snaplen(src),
-		.nano = source_is_nano(src),
-		.save_pcap = s.save_pcap,
+		.dlt = src ? source_datalink(src) : 1,
+		.dlt_ext = src ? source_datalink_ext(src) : 0,
+		.snaplen = src ? (uint32_t)source_snaplen(src) : s.snaplen,
+		.nano = src ? source_is_nano(src) : 0,
+		.save_pcap = s.save_pcap && !stats_only,
 		.rotate_bytes = s.rotate_bytes,
 		.retention = s.retention,
 		.max_flows = s.max_flows,
 		.flow_idle_ns = s.flow_idle_ns,
 		.flow_active_ns = s.flow_active_ns,
+		.ring_packets = s.ring_packets,
+		.ring_age_ns = s.ring_age_ns,
+		.ring_budget = (uint64_t)s.ring_mb * 1000 * 1000,
+		.incident_max_packets = s.incident_max_packets,
+		.incident_pcapng = s.incident_format == 1,
+		.source_name = s.iface ? s.iface : s.file,
+		.stats_only = stats_only,
+	};
+	detect_config_defaults(&pc.detect);
+	pc.detect.window_ns = (int64_t)s.window_ms * 1000000;
+	pc.detect.resolve_ns = s.resolve_ns;
+	pc.detect.th = (struct detect_thresholds){
+		.pps = s.th_pps,
+		.mbps = s.th_mbps,
+		.syn_pps = s.th_syn,
+		.udp_pps = s.th_udp,
+		.icmp_pps = s.th_icmp,
+		.host_pps = s.th_host_pps,
+		.host_mbps = s.th_host_mbps,
 	};
 	pl = pipeline_new(&pc, err, sizeof err);
 	if (!pl) {
@@ -228,6 +518,19 @@ int cmd_run_main(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
+	char sock[4200];
+	snprintf(sock, sizeof sock, "%s/%s", s.outdir, CTL_SOCKET_NAME);
+	ctl = ctl_open(sock, err, sizeof err);
+	if (!ctl) {
+		if (strstr(err, "another ringcap")) {
+			log_err("%s", err);
+			ret = 1;
+			goto out;
+		}
+		log_warn("%s; manual captures from the command line are not available", err);
+	}
+	struct run_ctx rctx = { .pl = pl, .src = src, .stats_only = stats_only,
+				.name = s.iface ? s.iface : s.file };
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -237,32 +540,14 @@ int cmd_run_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	log_info("capturing from %s %s%s%s", source_is_live(src) ? "interface" : "file",
-		 source_name(src), s.filter && *s.filter ? " with filter " : "",
-		 s.filter && *s.filter ? s.filter : "");
 	ret = 0;
-	int live = source_is_live(src);
-	while (!stop_signal) {
-		if (live) {
-			struct pollfd pfd = { .fd = source_fd(src), .events = POLLIN };
-			if (poll(&pfd, 1, 100) < 0 && errno != EINTR) {
-				log_err("poll on %s: %s", source_name(src), strerror(errno));
-				ret = 1;
-				break;
-			}
-		}
-		int n = source_dispatch(src, live ? -1 : 4096, on_packet, pl, err,
-					sizeof err);
-		if (n == SOURCE_EOF)
-			break;
-		if (n < 0) {
-			log_err("%s", err);
-			if (!live)
-				log_err("the packets before the damage were processed and saved");
-			ret = 1;
-			break;
-		}
-		pipeline_tick(pl, live ? wall_ns() : 0);
+	if (stats_only) {
+		ret = stats_loop(&rctx, s.iface, ctl);
+	} else {
+		log_info("capturing from %s %s%s%s", source_is_live(src) ? "interface" : "file",
+			 source_name(src), s.filter && *s.filter ? " with filter " : "",
+			 s.filter && *s.filter ? s.filter : "");
+		ret = capture_loop(&rctx, ctl);
 	}
 	if (stop_signal)
 		log_info("stopping on signal %d", (int)stop_signal);
@@ -270,10 +555,12 @@ int cmd_run_main(int argc, char **argv)
 		log_warn("some output could not be written completely (see the warnings above)");
 	struct pipeline_stats st;
 	pipeline_stats(pl, &st);
-	print_summary(src, &st, s.outdir, s.save_pcap);
+	print_summary(src, s.iface, &st, s.outdir, s.save_pcap && !stats_only);
 out:
 	pipeline_free(pl);
 	source_close(src);
+	ctl_close(ctl);
 	free(joined);
+	free(cfgtext);
 	return ret;
 }

@@ -112,6 +112,16 @@ static int set_value(const struct cfg_opt *o, void *base, const char *val, const
 		*(int64_t *)(void *)p = (int64_t)llround(v * 1e9);
 		return 0;
 	}
+	case CFG_DOUBLE: {
+		double v;
+		if (parse_number(val, &v) != 0 || v < o->min || v > o->max) {
+			snprintf(err, errlen, "invalid %s `%s': expected a number from %s to %s", where,
+				 val, lo, hi);
+			return -1;
+		}
+		*(double *)(void *)p = v;
+		return 0;
+	}
 	case CFG_STR:
 		*(const char **)(void *)p = val;
 		return 0;

@@ -25,6 +25,7 @@ enum cfg_type {
 	CFG_STR,     /* const char *: any text (points into argv/environ/file buffer) */
 	CFG_CHOICE,  /* int: index of the value in choices ("micro|nano") */
 	CFG_SET,     /* int: a flag without argument that stores min */
+	CFG_DOUBLE,  /* double: a decimal number within [min, max] */
 };
 
 struct cfg_opt {

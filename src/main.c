@@ -17,6 +17,9 @@ static const struct {
 	const char *summary;
 } subcommands[] = {
 	{ "run", cmd_run_main, "capture from an interface or a file: rotated pcaps, flow records" },
+	{ "capture", cmd_capture_main, "start a manual capture on the agent running on -o DIR" },
+	{ "incidents", cmd_incidents_main, "list the incidents and captures under -o DIR" },
+	{ "incident", cmd_incident_main, "show an incident's metadata, or write its capture (-w)" },
 	{ "version", cmd_version_main, "print the version of ringcap and of libpcap" },
 	{ "help", cmd_help_main, "list the subcommands" },
 };

@@ -20,24 +20,32 @@
 
 /* an option's value is at most 65535 bytes (its length field is 16 bits) */
 #define PCAPNG_OPT_MAX 65535u
-/* the SHB comment is cut into as many opt_comment options as it needs, up to this in all */
-#define PCAPNG_SHB_COMMENT_MAX (1u << 20)
-/* the other strings (shb_userappl, shb_os, if_name) and each packet comment fit one option */
+/* a packet comment fits one option */
 #define PCAPNG_COMMENT_MAX PCAPNG_OPT_MAX
+/*
+ * The SHB comment is cut into as many opt_comment options as it needs, up to this in all, so that
+ * with the other strings (each at most PCAPNG_STR_MAX) the SHB stays within the 1 MiB libpcap
+ * accepts (BT_SHB_INSANE_MAX; it refuses to open a file with a larger SHB).
+ */
+#define PCAPNG_SHB_COMMENT_MAX 1000000u
+#define PCAPNG_STR_MAX 4096u /* shb_userappl, shb_os, if_name */
 
 typedef struct pcapng pcapng_t;
 
+/*
+ * Unlike pcapfile_opts, linktype is the DLT_ value pcap_datalink() returns (as in pcapw_config);
+ * pcapng_create() converts it with pcapfile_linktype_from_dlt().
+ */
 struct pcapng_opts {
-	int linktype;          /* a DLT_ value (pcap_datalink()); converted here with
-				  pcapfile_linktype_from_dlt(), so not a LINKTYPE_ value */
-	uint32_t linktype_ext; /* pcap_datalink_ext() bits: an FCS length becomes if_fcslen */
-	uint32_t snaplen;      /* the IDB's snaplen (0: no limit) */
-	int nano;              /* nonzero: if_tsresol 9 (ns), else 6 (us) */
+	int linktype;		  /* a DLT_ (pcap_datalink()), not a LINKTYPE_: converted here */
+	uint32_t linktype_ext;	  /* pcap_datalink_ext() bits: an FCS length becomes if_fcslen */
+	uint32_t snaplen;	  /* the IDB's snaplen (0: no limit) */
+	int nano;		  /* nonzero: if_tsresol 9 (ns), else 6 (us) */
 	const char *shb_comment;  /* NULL or "": none; any length up to PCAPNG_SHB_COMMENT_MAX */
-	const char *shb_userappl; /* e.g. "ringcap 0.1.0"; NULL or "": none */
-	const char *shb_os;       /* e.g. "Linux 6.1.0"; NULL or "": none */
-	const char *if_name;      /* e.g. "eth0"; NULL or "": none */
-	size_t bufsize;           /* write buffer; 0 for the default (1 MiB) */
+	const char *shb_userappl; /* e.g. "ringcap 0.1.0"; NULL or "": none; <= PCAPNG_STR_MAX */
+	const char *shb_os;	  /* e.g. "Linux 6.1.0"; NULL or "": none; <= PCAPNG_STR_MAX */
+	const char *if_name;	  /* e.g. "eth0"; NULL or "": none; <= PCAPNG_STR_MAX */
+	size_t bufsize;		  /* write buffer; 0 for the default (1 MiB) */
 };
 
 /*
@@ -54,9 +62,13 @@ pcapng_t *pcapng_create(const char *path, const struct pcapng_opts *o, char *err
 
 /*
  * Appends one Enhanced Packet Block, with an opt_comment if comment is neither NULL nor "".
+ * A caplen above the file's snaplen (if not 0) is cut to it, wirelen kept, as a capture with that
+ * snaplen would have: libpcap stops reading a pcapng file with an error at a longer packet (for a
+ * classic pcap file it cuts such a packet itself when reading). Whatever the snaplen, readers
+ * refuse packets over 262144 bytes for most link types (libpcap's and Wireshark's maximum).
  * The timestamp is sec and frac in the file's unit (us, or ns for a nano file), stored as the one
- * 64-bit count sec * 10^6 (or 10^9) + frac that pcapng holds; a time before 1970 wraps around
- * (as in every pcapng writer). Returns 0 when the block is buffered or written; -EINVAL (and the
+ * 64-bit count sec * 10^6 (or 10^9) + frac that pcapng holds (unsigned: a time before 1970
+ * wraps around modulo 2^64). Returns 0 when the block is buffered or written; -EINVAL (and the
  * packet is counted as dropped) for caplen > 0 without data or a comment longer than
  * PCAPNG_COMMENT_MAX; or a negative errno if a flush needed to make room failed (the packet and
  * those buffered are then dropped and counted, and the file is cut back to its last good size).
@@ -84,9 +96,9 @@ uint64_t pcapng_size(const pcapng_t *f);
 uint64_t pcapng_written(const pcapng_t *f);
 
 struct pcapng_stats {
-	uint64_t packets;         /* packet blocks written or buffered */
+	uint64_t packets;	  /* packet blocks written or buffered */
 	uint64_t packets_dropped; /* packets lost to write errors or refused (-EINVAL) */
-	uint64_t write_errors;    /* failed flushes */
+	uint64_t write_errors;	  /* failed flushes */
 };
 void pcapng_stats(const pcapng_t *f, struct pcapng_stats *st);
 

@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "decode.h"
 #include "flow.h"
 #include "flow_json.h"
 #include "log.h"
+#include "incident.h"
 #include "pcapw.h"
+#include "ring.h"
 
 #define NS_PER_S 1000000000LL
 
@@ -21,6 +24,9 @@ struct pipeline {
 	pcapw_t *pw;
 	flow_table_t *ft;
 	flow_log_t *fl;
+	ring_t *ring;
+	detect_t *det;
+	incidents_t *inc;
 	int64_t clock_ns;       /* highest time seen: packet time, or wall clock when live and idle */
 	int64_t last_expire_ns; /* clock at the last flow expiry */
 	int finished;
@@ -79,6 +85,39 @@ pipeline_t *pipeline_new(const struct pipeline_config *cfg, char *err, size_t er
 	p->cfg = *cfg;
 	if (make_dir(cfg->outdir, err, errlen) != 0)
 		goto fail;
+	p->det = detect_new(&cfg->detect, err, errlen);
+	if (!p->det)
+		goto fail;
+	snprintf(path, sizeof path, "%s/%s", cfg->outdir, incidents_subdir());
+	struct incidents_config ic = {
+		.dir = path,
+		.dlt = cfg->dlt,
+		.dlt_ext = cfg->dlt_ext,
+		.snaplen = cfg->snaplen,
+		.nano = cfg->nano,
+		.pcapng = cfg->incident_pcapng,
+		.max_packets = cfg->incident_max_packets,
+		.source = cfg->source_name,
+		.stats_only = cfg->stats_only,
+	};
+	p->inc = incidents_new(&ic, err, errlen);
+	if (!p->inc)
+		goto fail;
+	if (cfg->stats_only) {
+		p->clock_ns = INT64_MIN;
+		return p;
+	}
+	struct ring_config rc;
+	ring_config_init(&rc);
+	rc.max_packets = cfg->ring_packets;
+	rc.max_age_ns = cfg->ring_age_ns;
+	if (cfg->ring_budget)
+		rc.budget_bytes = cfg->ring_budget;
+	rc.max_caplen = cfg->snaplen && cfg->snaplen < RING_MAX_CAPLEN ? cfg->snaplen
+								       : RING_MAX_CAPLEN;
+	p->ring = ring_new(&rc, err, errlen);
+	if (!p->ring)
+		goto fail;
 	if (cfg->save_pcap) {
 		snprintf(path, sizeof path, "%s/pcaps", cfg->outdir);
 		struct pcapw_config pc = {
@@ -114,6 +153,25 @@ fail:
 	return NULL;
 }
 
+static void on_detect(struct pipeline *p, int ev, const struct detect_trigger *t)
+{
+	if (ev & DETECT_RESOLVE)
+		incidents_resolve(p->inc, detect_resolved_at(p->det), "quiet");
+	if (ev & DETECT_OPEN) {
+		struct incident_trigger it = {
+			.threshold = t->name,
+			.unit = (t->metric == DETECT_MBPS || t->metric == DETECT_HOST_MBPS) ? "Mbit/s"
+											    : "packets/s",
+			.limit = (double)t->limit,
+			.value = t->value,
+			.ts_ns = t->ts_ns,
+			.host_version = t->dst.ip_version,
+		};
+		memcpy(it.host, t->dst.addr, sizeof it.host);
+		incidents_open(p->inc, &it, p->ring);
+	}
+}
+
 static void advance_clock(struct pipeline *p, int64_t ts)
 {
 	if (ts <= p->clock_ns)
@@ -138,6 +196,13 @@ void pipeline_packet(pipeline_t *p, const struct pcap_pkthdr *h, const uint8_t *
 	p->st.bytes += h->len;
 	advance_clock(p, ts);
 	int dr = decode_packet(p->cfg.dlt, data, h->caplen, h->len, &m);
+	struct detect_trigger trig;
+	int ev = detect_packet(p->det, &m, ts, &trig);
+	if (ev)
+		on_detect(p, ev, &trig);
+	if (incidents_any_open(p->inc))
+		incidents_packet(p->inc, h, data, &m, dr, ts);
+	ring_push(p->ring, h->ts.tv_sec, (uint32_t)h->ts.tv_usec, ts, h->caplen, h->len, data);
 	if (p->pw) {
 		struct pcapw_fileid id;
 		pcapw_write(p->pw, h->ts.tv_sec, (uint32_t)h->ts.tv_usec, h->caplen, h->len, data, &id);
@@ -162,11 +227,51 @@ void pipeline_packet(pipeline_t *p, const struct pcap_pkthdr *h, const uint8_t *
 
 void pipeline_tick(pipeline_t *p, int64_t now_ns)
 {
-	if (now_ns && p->clock_ns != INT64_MIN)
+	if (now_ns && p->clock_ns != INT64_MIN && !p->cfg.stats_only) {
 		advance_clock(p, now_ns);
+		int ev = detect_tick(p->det, p->clock_ns);
+		if (ev)
+			on_detect(p, ev, NULL);
+	}
+	if (p->clock_ns != INT64_MIN)
+		incidents_tick(p->inc, p->clock_ns);
 	if (p->pw)
 		pcapw_tick(p->pw, 0);
-	flow_log_flush(p->fl, 0);
+	if (p->fl)
+		flow_log_flush(p->fl, 0);
+}
+
+void pipeline_counts(pipeline_t *p, int64_t now_ns, uint64_t pkts, uint64_t bytes)
+{
+	struct detect_trigger trig;
+	if (p->clock_ns != INT64_MIN && now_ns <= p->clock_ns)
+		return;
+	p->clock_ns = now_ns;
+	p->st.packets += pkts;
+	p->st.bytes += bytes;
+	int ev = detect_add_counts(p->det, now_ns, pkts, bytes, &trig);
+	if (ev)
+		on_detect(p, ev, &trig);
+	incidents_counts(p->inc, now_ns, pkts, bytes);
+	incidents_tick(p->inc, now_ns);
+}
+
+long pipeline_manual_capture(pipeline_t *p, double seconds, uint32_t packets, char *err,
+			     size_t errlen)
+{
+	int64_t now = p->clock_ns;
+	if (now == INT64_MIN) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now = (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+	}
+	return incidents_manual(p->inc, now, (int64_t)(seconds * 1e9), packets, err, errlen);
+}
+
+void pipeline_rates(const pipeline_t *p, struct detect_rates *r, int *incident_open)
+{
+	detect_rates(p->det, r);
+	*incident_open = incidents_auto_open(p->inc);
 }
 
 int pipeline_finish(pipeline_t *p)
@@ -175,6 +280,16 @@ int pipeline_finish(pipeline_t *p)
 	if (p->finished)
 		return 0;
 	p->finished = 1;
+	if (p->clock_ns != INT64_MIN)
+		incidents_finish(p->inc, p->clock_ns);
+	struct incidents_stats is;
+	incidents_stats(p->inc, &is);
+	p->st.incidents_opened = is.opened;
+	p->st.manual_captures = is.manual;
+	p->st.last_incident = is.last_id;
+	p->st.last_flush_ms = is.last_flush_ms;
+	if (p->cfg.stats_only)
+		return ret;
 	flow_table_flush(p->ft);
 	struct flow_stats fs;
 	flow_table_stats(p->ft, &fs);
@@ -215,5 +330,8 @@ void pipeline_free(pipeline_t *p)
 	pcapw_close(p->pw);
 	flow_log_close(p->fl);
 	flow_table_free(p->ft);
+	incidents_free(p->inc);
+	ring_free(p->ring);
+	detect_free(p->det);
 	free(p);
 }

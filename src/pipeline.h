@@ -1,7 +1,9 @@
 /*
  * pipeline.h - the packet path of `ringcap run': decode -> continuous pcap files -> flow table.
  *
- * DESIGN: the pipeline owns the modules a packet passes through and the counters of the run.
+ * DESIGN: the pipeline owns the modules a packet passes through and the counters of the run:
+ * decode -> detector -> incident captures (opened with the pre-trigger ring) -> ring -> continuous
+ * files -> flow table. A packet that opens an incident is the first packet after the ring section.
  * It knows nothing about where packets come from (source.c feeds it) nor about the command line
  * (cmd_run.c builds it from the settings). Its clock is packet time, so a run over a file is
  * deterministic; for a live source the caller also advances it with the wall clock while no
@@ -12,6 +14,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "detect.h"
 
 struct pcap_pkthdr;
 typedef struct pipeline pipeline_t;
@@ -27,6 +31,15 @@ struct pipeline_config {
 	uint32_t retention;
 	uint32_t max_flows;
 	int64_t flow_idle_ns, flow_active_ns;
+	/* flight recorder */
+	uint32_t ring_packets;     /* count mode */
+	int64_t ring_age_ns;       /* > 0: time mode */
+	uint64_t ring_budget;      /* time mode memory */
+	struct detect_config detect;
+	uint32_t incident_max_packets;
+	int incident_pcapng;
+	const char *source_name;
+	int stats_only;            /* no packets: interface counters only (pipeline_counts) */
 };
 
 struct pipeline_stats {
@@ -35,6 +48,9 @@ struct pipeline_stats {
 	uint64_t flows_written, flows_evicted, flow_lines_dropped;
 	uint64_t pcap_packets, pcap_dropped, pcap_write_errors;
 	uint32_t files_written, files_deleted, files_repaired;
+	uint32_t incidents_opened, manual_captures;
+	long last_incident;
+	double last_flush_ms;     /* write + fsync of the last ring section */
 };
 
 /*
@@ -48,6 +64,19 @@ void pipeline_packet(pipeline_t *p, const struct pcap_pkthdr *h, const uint8_t *
 
 /* Periodic work: flushes at least once a second; now_ns (wall clock, 0 for none) advances the clock. */
 void pipeline_tick(pipeline_t *p, int64_t now_ns);
+
+/* Statistics-only mode: pkts and bytes counted by the interface in the second before now_ns. */
+void pipeline_counts(pipeline_t *p, int64_t now_ns, uint64_t pkts, uint64_t bytes);
+
+/*
+ * Starts a manual capture for seconds or packets. Returns its incident ID, or -1 with a message
+ * in err.
+ */
+long pipeline_manual_capture(pipeline_t *p, double seconds, uint32_t packets, char *err,
+			     size_t errlen);
+
+/* The current one-second rates and whether an incident is open. */
+void pipeline_rates(const pipeline_t *p, struct detect_rates *r, int *incident_open);
 
 /* Ends every flow, finalizes every file. Call once; pipeline_stats() stays valid after it. */
 int pipeline_finish(pipeline_t *p);

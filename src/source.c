@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pcapread.h"
+
 struct source {
-	pcap_t *p;
+	pcap_t *p;       /* libpcap: live, or a file the fast reader does not take */
+	pcapread_t *pr;  /* or the fast reader for a classic pcap file */
 	int live;
 	int nano;
 	char name[256];
@@ -28,6 +31,15 @@ static int set_filter(struct source *s, const char *filter, const char *origin, 
 	struct bpf_program prog;
 	if (!filter || !*filter)
 		return 0;
+	if (s->pr) {
+		char ebuf[PCAP_ERRBUF_SIZE];
+		if (pcapread_setfilter(s->pr, filter, ebuf, sizeof ebuf) != 0) {
+			snprintf(err, errlen, "invalid %s `%s': %s",
+				 origin ? origin : "capture filter", filter, ebuf);
+			return SOURCE_EFILTER;
+		}
+		return 0;
+	}
 	if (pcap_compile(s->p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 		snprintf(err, errlen, "invalid %s `%s': %s", origin ? origin : "capture filter",
 			 filter, pcap_geterr(s->p));
@@ -85,6 +97,13 @@ static int open_live(struct source *s, const struct source_opts *o, char *err, s
 static int open_file(struct source *s, const struct source_opts *o, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	/* a regular classic pcap file: the fast reader; anything else it declines: libpcap */
+	struct pcapread_opts po = { .nano = o->nano };
+	s->pr = pcapread_open(o->file, &po, ebuf, sizeof ebuf);
+	if (s->pr) {
+		s->nano = o->nano;
+		return 0;
+	}
 	s->p = pcap_open_offline_with_tstamp_precision(
 		o->file, o->nano ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 	if (!s->p) {
@@ -124,6 +143,17 @@ out:
 
 int source_dispatch(source_t *s, int max, source_cb cb, void *user, char *err, size_t errlen)
 {
+	if (s->pr) {
+		char ebuf[PCAP_ERRBUF_SIZE];
+		int n = pcapread_dispatch(s->pr, max, cb, user, ebuf, sizeof ebuf);
+		if (n == PCAPREAD_BREAK)
+			return 0;
+		if (n < 0) {
+			snprintf(err, errlen, "error reading `%s': %s", s->name, ebuf);
+			return SOURCE_ERR;
+		}
+		return n ? n : SOURCE_EOF;
+	}
 	s->cb = cb;
 	s->user = user;
 	int n = pcap_dispatch(s->p, max, dispatch_trampoline, (u_char *)s);
@@ -141,7 +171,9 @@ int source_dispatch(source_t *s, int max, source_cb cb, void *user, char *err, s
 
 void source_breakloop(source_t *s)
 {
-	if (s && s->p)
+	if (s && s->pr)
+		pcapread_breakloop(s->pr);
+	else if (s && s->p)
 		pcap_breakloop(s->p);
 }
 
@@ -157,18 +189,18 @@ int source_is_live(const source_t *s)
 
 int source_datalink(const source_t *s)
 {
-	return pcap_datalink(s->p);
+	return s->pr ? pcapread_datalink(s->pr) : pcap_datalink(s->p);
 }
 
 uint32_t source_datalink_ext(const source_t *s)
 {
-	int e = pcap_datalink_ext(s->p);
+	int e = s->pr ? pcapread_datalink_ext(s->pr) : pcap_datalink_ext(s->p);
 	return e > 0 ? (uint32_t)e & 0xffff0000u : 0;
 }
 
 int source_snaplen(const source_t *s)
 {
-	return pcap_snapshot(s->p);
+	return s->pr ? pcapread_snapshot(s->pr) : pcap_snapshot(s->p);
 }
 
 int source_is_nano(const source_t *s)
@@ -199,6 +231,7 @@ void source_close(source_t *s)
 		return;
 	if (s->p)
 		pcap_close(s->p);
+	pcapread_close(s->pr);
 	free(s);
 }
 

@@ -4,7 +4,10 @@
  * DESIGN: one owner of the pcap_t. A live source is opened non-blocking with a 100 ms buffer
  * timeout so the caller can poll() its fd next to other work (flushes, timers, control socket);
  * a file source is read in batches. The BPF filter is compiled against the source's link type and
- * applied by libpcap (in the kernel for live capture).
+ * applied by libpcap (in the kernel for live capture). A regular file in classic pcap format is
+ * read by pcapread.h instead of libpcap's stdio-based reader (large read(2)s, records handed out
+ * in place; the same packets, errors and filter results as libpcap); pcapng, stdin and the
+ * formats and link types pcapread declines go through libpcap.
  */
 #ifndef RINGCAP_SOURCE_H
 #define RINGCAP_SOURCE_H

@@ -55,7 +55,7 @@ for s in tests/e2e/*.sh; do
 	[[ $(basename "$s") == lib.sh ]] && continue
 	[[ -n $only && $s != *"$only"* ]] && continue
 	echo "-- $s"
-	run_one "e2e/$(basename "$s" .sh)" bash "$s"
+	run_one "e2e/$(basename "$s" .sh)" timeout -k 10 600 bash "$s"
 done
 echo "$pass passed, $fail failed"
 [[ $fail == 0 ]]

@@ -28,7 +28,7 @@ sleep 1.5
 rm -f "$M/filler"
 ip netns exec "$NS" tcpreplay -q -i "$SND" --pps 1500 "$IN" >/dev/null 2>&1
 sleep 1.5
-kill -INT "$pid"; wait "$pid"; rc=$?; pid=
+stop_wait "$pid" INT; rc=$?; pid=
 check still-exits-cleanly test $rc = 0
 check sanitizer-clean sanitizer_clean "$WORK/err"
 n=$(grep -c 'No space left on device' "$WORK/err")

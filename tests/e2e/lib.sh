@@ -16,3 +16,13 @@ finish() { [[ $nfail == 0 ]]; exit $?; }
 sanitizer_clean() { ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$1"; }
 
 need_root() { [[ $(id -u) == 0 ]]; }
+
+# stop_wait PID [SIGNAL]: sends SIGNAL (INT) and waits at most 15 s for the process to end, then
+# kills it; returns its exit status (124 if it had to be killed).
+stop_wait() {
+	local pid=$1 sig=${2:-INT} i
+	kill -"$sig" "$pid" 2>/dev/null
+	for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; return 124; fi
+	wait "$pid"
+}

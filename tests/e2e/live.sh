@@ -29,7 +29,7 @@ part=$(ls "$WORK/a/pcaps"/*.part 2>/dev/null | head -1)
 check part-exists-mid-run test -n "$part"
 check part-readable-mid-run tcpdump -r "$part" -w /dev/null
 check part-holds-packets test "$(capinfos -Mc "$part" 2>/dev/null | awk '/Number of packets/{print $NF}')" -gt 0
-kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+stop_wait "$pid" TERM; rc=$?; pid=
 check sigterm-clean-exit test $rc = 0
 check sanitizer-clean sanitizer_clean "$WORK/a.err"
 check summary-printed grep -q 'packets seen' "$WORK/a.out"
@@ -54,7 +54,7 @@ if [[ -n $part ]]; then
 	before=$("$TOOLS/pcapdigest" "$part" 2>/dev/null)
 	printf '\x01\x02\x03\x04\x05\x06\x07\x08\x09' >>"$part"   # a torn record header
 	"$RINGCAP" run -q -i "$CAP" -o "$WORK/b" >"$WORK/b2.out" 2>"$WORK/b2.err" &
-	pid=$!; sleep 1; kill -INT "$pid"; wait "$pid"; pid=
+	pid=$!; sleep 1; stop_wait "$pid" INT; pid=
 	fixed=${part%.part}
 	check kill9-part-renamed test -f "$fixed" -a ! -e "$part"
 	check kill9-packets-kept test "$("$TOOLS/pcapdigest" "$fixed")" = "$before"
@@ -66,7 +66,7 @@ fi
 pid=$!
 wait_for "$WORK/c.err" 'capturing from' 10
 ip netns exec "$NS" tcpreplay -q -i "$SND" --pps 1500 "$IN" >/dev/null 2>&1
-sleep 0.5; kill -INT "$pid"; wait "$pid"; pid=
+sleep 0.5; stop_wait "$pid" INT; pid=
 want=$(tcpdump -r "$IN" -w - 'tcp port 80' 2>/dev/null | "$TOOLS/pcapdigest" --list /dev/stdin | sort | uniq | wc -l)
 got=$("$TOOLS/pcapdigest" --list "$WORK"/c/pcaps/*.pcap | sort | uniq | wc -l)
 check live-filter-applied test "$want" = "$got"
