@@ -11,5 +11,6 @@ int cmd_run_main(int argc, char **argv);
 int cmd_capture_main(int argc, char **argv);
 int cmd_incidents_main(int argc, char **argv);
 int cmd_incident_main(int argc, char **argv);
+int cmd_analyze_main(int argc, char **argv);
 
 #endif

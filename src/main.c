@@ -20,6 +20,7 @@ static const struct {
 	{ "capture", cmd_capture_main, "start a manual capture on the agent running on -o DIR" },
 	{ "incidents", cmd_incidents_main, "list the incidents and captures under -o DIR" },
 	{ "incident", cmd_incident_main, "show an incident's metadata, or write its capture (-w)" },
+	{ "analyze", cmd_analyze_main, "answers from capture files: list, protocols, endpoints, suspicious" },
 	{ "version", cmd_version_main, "print the version of ringcap and of libpcap" },
 	{ "help", cmd_help_main, "list the subcommands" },
 };
