@@ -24,7 +24,7 @@
 struct run_settings {
 	const char *iface, *file, *outdir, *filter;
 	uint32_t snaplen, buffer_mb;
-	int promisc, precision, save_pcap, verbose, quiet;
+	int promisc, precision, save_pcap, verbose, quiet, no_recorder;
 	uint64_t rotate_bytes;
 	uint32_t retention, max_flows;
 	int64_t flow_idle_ns, flow_active_ns;
@@ -94,6 +94,8 @@ static const struct cfg_opt run_opts[] = {
 	  "pcap|pcapng", "pcap|pcapng", "format of incident captures (default pcap)" },
 	{ "RINGCAP_CONFIG", "config", 0, CFG_STR, OFF(config_file), 0, 0, NULL, "FILE",
 	  "read settings from FILE: `key = value' lines, keys as the flags or variables" },
+	{ NULL, "no-recorder", 0, CFG_SET, OFF(no_recorder), 1, 0, NULL, NULL,
+	  "no pre-trigger ring and no detection (to measure their cost); manual captures still work" },
 	{ NULL, "verbose", 'v', CFG_SET, OFF(verbose), 1, 0, NULL, NULL, "more log lines" },
 	{ NULL, "quiet", 'q', CFG_SET, OFF(quiet), 1, 0, NULL, NULL, "only warnings and errors" },
 };
@@ -499,6 +501,7 @@ int cmd_run_main(int argc, char **argv)
 		.incident_pcapng = s.incident_format == 1,
 		.source_name = s.iface ? s.iface : s.file,
 		.stats_only = stats_only,
+		.no_recorder = s.no_recorder,
 	};
 	detect_config_defaults(&pc.detect);
 	pc.detect.window_ns = (int64_t)s.window_ms * 1000000;

@@ -68,11 +68,21 @@ struct dt_dst {
 	uint8_t addr[16];
 };
 
+/*
+ * Cells a bucket's sketch touched, so that recycling a bucket and moving it in and out of the
+ * window sum cost O(cells touched), not O(DT_CELLS), while traffic is light (a quiet link still
+ * crosses ten bucket boundaries a second). Past DT_TOUCH_MAX the bucket is "dense": whole-sketch
+ * passes, which a busy bucket amortises over its many packets.
+ */
+#define DT_TOUCH_MAX 256
+
 struct dt_bucket {
 	uint64_t c[C_COUNT];
 	uint64_t agg_pk, agg_by; /* detect_add_counts() */
 	int dirty;		 /* the sketch has counts */
+	unsigned ntouch;	 /* cells in touch[], or DT_TOUCH_MAX + 1 when dense */
 	struct dt_dst top;	 /* most packets in this bucket (pk is the bucket estimate) */
+	uint16_t touch[DT_TOUCH_MAX];
 };
 
 struct detect {
@@ -397,24 +407,50 @@ static int dt_window_above(const detect_t *d)
 	return d->wb_pk.pk > d->lim[DETECT_HOST_PPS] || d->wb_by.by > d->lim[DETECT_HOST_MBPS];
 }
 
-static void dt_sk_add(struct dt_cell *dst, const struct dt_cell *src)
+static void dt_sk_add(struct dt_cell *dst, const struct dt_cell *src, const struct dt_bucket *b)
 {
 	unsigned i;
 
+	if (b->ntouch <= DT_TOUCH_MAX) {
+		for (unsigned t = 0; t < b->ntouch; t++) {
+			i = b->touch[t];
+			dst[i].pk += src[i].pk;
+			dst[i].by += src[i].by;
+		}
+		return;
+	}
 	for (i = 0; i < DT_CELLS; i++) {
 		dst[i].pk += src[i].pk;
 		dst[i].by += src[i].by;
 	}
 }
 
-static void dt_sk_sub(struct dt_cell *dst, const struct dt_cell *src)
+static void dt_sk_sub(struct dt_cell *dst, const struct dt_cell *src, const struct dt_bucket *b)
 {
 	unsigned i;
 
+	if (b->ntouch <= DT_TOUCH_MAX) {
+		for (unsigned t = 0; t < b->ntouch; t++) {
+			i = b->touch[t];
+			dst[i].pk -= src[i].pk;
+			dst[i].by -= src[i].by;
+		}
+		return;
+	}
 	for (i = 0; i < DT_CELLS; i++) {
 		dst[i].pk -= src[i].pk;
 		dst[i].by -= src[i].by;
 	}
+}
+
+static void dt_sk_clear(struct dt_cell *sk, const struct dt_bucket *b)
+{
+	if (b->ntouch <= DT_TOUCH_MAX) {
+		for (unsigned t = 0; t < b->ntouch; t++)
+			sk[b->touch[t]] = (struct dt_cell){ 0, 0 };
+		return;
+	}
+	memset(sk, 0, DT_CELLS * sizeof(struct dt_cell));
 }
 
 /* Re-estimates candidate c over the window and keeps it in wb_pk / wb_by if busier. */
@@ -464,9 +500,9 @@ static int dt_boundary(detect_t *d)
 		for (k = 0; k < C_COUNT; k++)
 			d->prev[k] += cur->c[k] - d->b[ls].c[k];
 		if (cur->dirty)
-			dt_sk_add(d->prev_sk, dt_sk(d, d->slot));
+			dt_sk_add(d->prev_sk, dt_sk(d, d->slot), cur);
 		if (d->b[ls].dirty)
-			dt_sk_sub(d->prev_sk, dt_sk(d, ls));
+			dt_sk_sub(d->prev_sk, dt_sk(d, ls), &d->b[ls]);
 	}
 
 	d->cb++;
@@ -474,8 +510,8 @@ static int dt_boundary(detect_t *d)
 	d->slot = (d->slot + 1) % d->nb;
 	cur = &d->b[d->slot];
 	if (cur->dirty)
-		memset(dt_sk(d, d->slot), 0, DT_CELLS * sizeof(struct dt_cell));
-	memset(cur, 0, sizeof *cur);
+		dt_sk_clear(dt_sk(d, d->slot), cur);
+	memset(cur, 0, offsetof(struct dt_bucket, touch));
 
 	/* busiest of the new window: the old ones and the top of each bucket in it, re-estimated */
 	memset(&d->wb_pk, 0, sizeof d->wb_pk);
@@ -642,6 +678,11 @@ int detect_packet(detect_t *d, const struct pkt_meta *m, int64_t ts_ns, struct d
 		wpk = wby = UINT64_MAX;
 		for (r = 0; r < DT_ROWS; r++) {
 			i = dt_cell_idx(h, r);
+			if (!cur[i].pk && b->ntouch <= DT_TOUCH_MAX) {
+				if (b->ntouch < DT_TOUCH_MAX)
+					b->touch[b->ntouch] = (uint16_t)i;
+				b->ntouch++;
+			}
 			cur[i].pk++;
 			cur[i].by += len;
 			if (cur[i].pk < bpk)

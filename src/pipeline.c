@@ -108,6 +108,8 @@ pipeline_t *pipeline_new(const struct pipeline_config *cfg, char *err, size_t er
 		return p;
 	}
 	struct ring_config rc;
+	if (cfg->no_recorder)
+		goto no_ring;
 	ring_config_init(&rc);
 	rc.max_packets = cfg->ring_packets;
 	rc.max_age_ns = cfg->ring_age_ns;
@@ -118,6 +120,7 @@ pipeline_t *pipeline_new(const struct pipeline_config *cfg, char *err, size_t er
 	p->ring = ring_new(&rc, err, errlen);
 	if (!p->ring)
 		goto fail;
+no_ring:
 	if (cfg->save_pcap) {
 		snprintf(path, sizeof path, "%s/pcaps", cfg->outdir);
 		struct pcapw_config pc = {
@@ -196,13 +199,18 @@ void pipeline_packet(pipeline_t *p, const struct pcap_pkthdr *h, const uint8_t *
 	p->st.bytes += h->len;
 	advance_clock(p, ts);
 	int dr = decode_packet(p->cfg.dlt, data, h->caplen, h->len, &m);
-	struct detect_trigger trig;
-	int ev = detect_packet(p->det, &m, ts, &trig);
-	if (ev)
-		on_detect(p, ev, &trig);
-	if (incidents_any_open(p->inc))
-		incidents_packet(p->inc, h, data, &m, dr, ts);
-	ring_push(p->ring, h->ts.tv_sec, (uint32_t)h->ts.tv_usec, ts, h->caplen, h->len, data);
+	if (p->ring) {
+		struct detect_trigger trig;
+		int ev = detect_packet(p->det, &m, ts, &trig);
+		if (ev)
+			on_detect(p, ev, &trig);
+		if (incidents_any_open(p->inc))
+			incidents_packet(p->inc, h, data, &m, dr, ts);
+		ring_push(p->ring, h->ts.tv_sec, (uint32_t)h->ts.tv_usec, ts, h->caplen, h->len,
+			  data);
+	} else if (incidents_any_open(p->inc)) {
+		incidents_packet(p->inc, h, data, &m, dr, ts); /* manual captures */
+	}
 	if (p->pw) {
 		struct pcapw_fileid id;
 		pcapw_write(p->pw, h->ts.tv_sec, (uint32_t)h->ts.tv_usec, h->caplen, h->len, data, &id);
@@ -229,7 +237,7 @@ void pipeline_tick(pipeline_t *p, int64_t now_ns)
 {
 	if (now_ns && p->clock_ns != INT64_MIN && !p->cfg.stats_only) {
 		advance_clock(p, now_ns);
-		int ev = detect_tick(p->det, p->clock_ns);
+		int ev = p->ring ? detect_tick(p->det, p->clock_ns) : 0;
 		if (ev)
 			on_detect(p, ev, NULL);
 	}

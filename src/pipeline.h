@@ -40,6 +40,7 @@ struct pipeline_config {
 	int incident_pcapng;
 	const char *source_name;
 	int stats_only;            /* no packets: interface counters only (pipeline_counts) */
+	int no_recorder;           /* no ring and no detector (to measure their cost) */
 };
 
 struct pipeline_stats {
