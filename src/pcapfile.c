@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pcap/dlt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,24 @@ struct pcapfile {
 	uint64_t buf_records;
 	uint64_t good; /* bytes on disk known whole: header and flushed records */
 	struct pcapfile_stats st;
+
+	/*
+	 * opts.async: full buffers are written by a thread of the file's own while the caller fills
+	 * the other buffer. The writer owns `good' and `trunc_pending' while a job is in flight;
+	 * the caller learns the outcome in pf_wait(), under mu.
+	 */
+	int async;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_job, cv_done;
+	int has_job, stop;
+	uint8_t *jbuf, *spare;
+	size_t jlen;
+	uint64_t jrecs;
+	int jerr;			  /* a failed job's -errno, not yet reported */
+	uint64_t adj_recs, adj_bytes, adj_errors; /* failed jobs, not yet counted */
+	uint64_t total;			  /* caller's view: header + records accepted */
+	uint64_t good_seen;		  /* `good' as of the last pf_wait() */
 };
 
 /*
@@ -171,8 +190,106 @@ static void pcapfile_written_ok(pcapfile_t *f, uint64_t bytes)
 		f->trunc_pending = ftruncate(f->fd, (off_t)f->good) != 0;
 }
 
+static void *pf_writer(void *arg)
+{
+	pcapfile_t *f = arg;
+	pthread_mutex_lock(&f->mu);
+	for (;;) {
+		while (!f->has_job && !f->stop)
+			pthread_cond_wait(&f->cv_job, &f->mu);
+		if (!f->has_job)
+			break;
+		uint8_t *b = f->jbuf;
+		size_t n = f->jlen;
+		uint64_t recs = f->jrecs;
+		pthread_mutex_unlock(&f->mu);
+		struct iovec iov = { .iov_base = b, .iov_len = n };
+		int r = pwrite_all(f->fd, &iov, 1, f->good);
+		if (r < 0)
+			f->trunc_pending = ftruncate(f->fd, (off_t)f->good) != 0;
+		else
+			pcapfile_written_ok(f, n);
+		pthread_mutex_lock(&f->mu);
+		if (r < 0) {
+			f->adj_recs += recs;
+			f->adj_bytes += n;
+			f->adj_errors++;
+			if (!f->jerr)
+				f->jerr = r;
+		}
+		f->spare = b;
+		f->has_job = 0;
+		pthread_cond_broadcast(&f->cv_done);
+	}
+	pthread_mutex_unlock(&f->mu);
+	return NULL;
+}
+
+/* Waits for the writer to be idle and takes the outcome of its jobs. Returns 0 or -errno. */
+static int pf_wait(pcapfile_t *f)
+{
+	if (!f->async)
+		return 0;
+	pthread_mutex_lock(&f->mu);
+	while (f->has_job)
+		pthread_cond_wait(&f->cv_done, &f->mu);
+	int err = f->jerr;
+	f->jerr = 0;
+	f->st.packets -= f->adj_recs;
+	f->st.packets_dropped += f->adj_recs;
+	f->st.write_errors += f->adj_errors;
+	f->total -= f->adj_bytes;
+	f->adj_recs = f->adj_bytes = f->adj_errors = 0;
+	f->good_seen = f->good;
+	pthread_mutex_unlock(&f->mu);
+	return err;
+}
+
+/* async: hands the buffer to the writer (after the previous job) and takes the other one. */
+static int pf_submit(pcapfile_t *f)
+{
+	int err = pf_wait(f);
+	if (f->buflen == 0)
+		return err;
+	pthread_mutex_lock(&f->mu);
+	f->jbuf = f->buf;
+	f->jlen = f->buflen;
+	f->jrecs = f->buf_records;
+	f->has_job = 1;
+	f->buf = f->spare;
+	f->spare = NULL;
+	pthread_cond_signal(&f->cv_job);
+	pthread_mutex_unlock(&f->mu);
+	f->buflen = 0;
+	f->buf_records = 0;
+	return err;
+}
+
+/* async: waits for everything handed over, stops the writer thread. */
+static int pf_stop(pcapfile_t *f)
+{
+	if (!f->async)
+		return 0;
+	int r1 = pf_submit(f);
+	int r2 = pf_wait(f);
+	pthread_mutex_lock(&f->mu);
+	f->stop = 1;
+	pthread_cond_signal(&f->cv_job);
+	pthread_mutex_unlock(&f->mu);
+	pthread_join(f->th, NULL);
+	f->async = 0;
+	free(f->spare);
+	f->spare = NULL;
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cv_job);
+	pthread_cond_destroy(&f->cv_done);
+	return r1 ? r1 : r2;
+}
+
 static int pcapfile_flush_buf(pcapfile_t *f)
 {
+	if (f->async)
+		return pf_submit(f);
 	if (f->buflen == 0)
 		return 0;
 	struct iovec iov = {.iov_base = f->buf, .iov_len = f->buflen};
@@ -235,10 +352,31 @@ pcapfile_t *pcapfile_create(const char *path, const struct pcapfile_opts *o, cha
 		goto out;
 	}
 	f->good = PCAPFILE_HDR_LEN;
+	f->total = f->good_seen = PCAPFILE_HDR_LEN;
+	if (o->async) {
+		f->spare = malloc(f->bufsize);
+		if (!f->spare) {
+			saved = ENOMEM;
+			snprintf(err, errlen, "cannot create `%s': out of memory", path);
+			goto out;
+		}
+		pthread_mutex_init(&f->mu, NULL);
+		pthread_cond_init(&f->cv_job, NULL);
+		pthread_cond_init(&f->cv_done, NULL);
+		int e = pthread_create(&f->th, NULL, pf_writer, f);
+		if (e != 0) {
+			saved = e;
+			snprintf(err, errlen, "cannot start a writer thread for `%s': %s", path,
+				 strerror(e));
+			goto out;
+		}
+		f->async = 1;
+	}
 	ret = f;
 	f = NULL;
 out:
 	if (f) {
+		free(f->spare);
 		if (f->fd >= 0)
 			close(f->fd);
 		if (created)
@@ -290,25 +428,32 @@ int pcapfile_write(pcapfile_t *f, int64_t sec, uint32_t frac, uint32_t caplen, u
 	put_u32(hdr + 12, wirelen);
 
 	uint64_t rec = PCAPFILE_REC_HDR_LEN + (uint64_t)caplen;
+	int ret = 0;
 	if (f->buflen + rec > f->bufsize) {
 		int r = pcapfile_flush_buf(f);
-		if (r < 0) {
+		if (r < 0 && !f->async) {
 			f->st.packets_dropped++;
 			return r;
 		}
+		ret = r; /* async: an earlier buffer failed; this record is still taken */
 	}
 	if (rec > f->bufsize) {
 		/* the buffer is empty now: write this one directly */
+		int r = pf_wait(f);
+		if (r < 0 && !ret)
+			ret = r;
 		struct iovec iov[2] = {
 		    {.iov_base = hdr, .iov_len = sizeof hdr},
 		    {.iov_base = (void *)(uintptr_t)data, .iov_len = caplen},
 		};
-		int r = pwrite_all(f->fd, iov, 2, f->good);
+		r = pwrite_all(f->fd, iov, 2, f->good);
 		if (r < 0)
 			return pcapfile_fail(f, r, 1);
 		pcapfile_written_ok(f, rec);
+		f->good_seen = f->good;
+		f->total += rec;
 		f->st.packets++;
-		return 0;
+		return ret;
 	}
 	memcpy(f->buf + f->buflen, hdr, sizeof hdr);
 	if (caplen)
@@ -316,21 +461,24 @@ int pcapfile_write(pcapfile_t *f, int64_t sec, uint32_t frac, uint32_t caplen, u
 	f->buflen += (size_t)rec;
 	f->buf_records++;
 	f->st.packets++;
-	return 0;
+	f->total += rec;
+	return ret;
 }
 
 int pcapfile_flush(pcapfile_t *f)
 {
 	if (!f)
 		return -EINVAL;
-	return pcapfile_flush_buf(f);
+	int r1 = pcapfile_flush_buf(f);
+	int r2 = pf_wait(f);
+	return r1 ? r1 : r2;
 }
 
 int pcapfile_sync(pcapfile_t *f)
 {
 	if (!f)
 		return -EINVAL;
-	int r = pcapfile_flush_buf(f);
+	int r = pcapfile_flush(f);
 	if (r < 0)
 		return r;
 	if (fsync(f->fd) != 0) {
@@ -342,27 +490,43 @@ int pcapfile_sync(pcapfile_t *f)
 
 uint64_t pcapfile_size(const pcapfile_t *f)
 {
-	return f ? f->good + f->buflen : 0;
+	if (!f)
+		return 0;
+	return f->async ? f->total : f->good + f->buflen;
 }
 
 uint64_t pcapfile_written(const pcapfile_t *f)
 {
-	return f ? f->good : 0;
+	if (!f)
+		return 0;
+	return f->async ? f->good_seen : f->good;
 }
 
 void pcapfile_stats(const pcapfile_t *f, struct pcapfile_stats *st)
 {
-	if (f)
-		*st = f->st;
-	else
+	if (!f) {
 		memset(st, 0, sizeof *st);
+		return;
+	}
+	*st = f->st;
+	if (f->async) {
+		pthread_mutex_t *mu = (pthread_mutex_t *)&f->mu;
+		pthread_mutex_lock(mu);
+		st->packets -= f->adj_recs;
+		st->packets_dropped += f->adj_recs;
+		st->write_errors += f->adj_errors;
+		pthread_mutex_unlock(mu);
+	}
 }
 
 int pcapfile_close(pcapfile_t *f, int do_sync)
 {
 	if (!f)
 		return 0;
-	int ret = do_sync ? pcapfile_sync(f) : pcapfile_flush_buf(f);
+	int ret = do_sync ? pcapfile_sync(f) : pcapfile_flush(f);
+	int r = pf_stop(f);
+	if (r < 0 && ret == 0)
+		ret = r;
 	if (close(f->fd) != 0 && ret == 0)
 		ret = -errno;
 	free(f->buf);
@@ -372,7 +536,10 @@ int pcapfile_close(pcapfile_t *f, int do_sync)
 
 int pcapfile_detach(pcapfile_t *f, int *fd)
 {
-	int ret = pcapfile_flush_buf(f);
+	int ret = pcapfile_flush(f);
+	int r = pf_stop(f);
+	if (r < 0 && ret == 0)
+		ret = r;
 	*fd = f->fd;
 	free(f->buf);
 	free(f);

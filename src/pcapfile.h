@@ -24,6 +24,10 @@ struct pcapfile_opts {
 	uint32_t linktype_ext; /* FCS-length bits etc. OR'ed into the header (pcap_datalink_ext) */
 	int nano;         /* nonzero: nanosecond timestamps (magic 0xa1b23c4d) */
 	size_t bufsize;   /* write buffer; 0 for the default (1 MiB) */
+	int async;        /* write full buffers on a thread of the file's own (two buffers): the
+			     caller goes on filling one while the other is written. A write error
+			     is then returned by a later call (the records it held are counted as
+			     dropped when it is learnt). pcapfile_flush/sync/close wait for it. */
 };
 
 /*

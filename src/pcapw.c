@@ -696,6 +696,7 @@ pcapw_t *pcapw_open(const struct pcapw_config *cfg, char *err, size_t errlen)
 	w->retention = cfg->retention;
 	w->fopts.linktype = lt;
 	w->fopts.linktype_ext = cfg->linktype_ext;
+	w->fopts.async = cfg->async;
 	w->fopts.snaplen = cfg->snaplen;
 	w->fopts.nano = cfg->nano;
 	/* a buffer larger than a file is never filled */
