@@ -212,10 +212,12 @@ static void pcapw_episode_ok(pcapw_t *w, const char *path)
 static void pcapw_note(pcapw_t *w, int r, uint64_t before)
 {
 	char path[PATH_MAX];
+	if (r >= 0 && (!w->failing || pcapfile_written(w->cur) <= before))
+		return; /* the usual case: nothing to say, no path to format */
 	pcapw_path(w, w->cur_name, ".part", path, sizeof path);
 	if (r < 0)
 		pcapw_episode_error(w, "cannot write", path, -r);
-	else if (pcapfile_written(w->cur) > before)
+	else
 		pcapw_episode_ok(w, path);
 }
 
