@@ -193,6 +193,7 @@ static void pcapfile_written_ok(pcapfile_t *f, uint64_t bytes)
 static void *pf_writer(void *arg)
 {
 	pcapfile_t *f = arg;
+	pthread_setname_np(pthread_self(), "ringcap-write");
 	pthread_mutex_lock(&f->mu);
 	for (;;) {
 		while (!f->has_job && !f->stop)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,130 @@ struct pcapread {
 	struct bpf_program prog;
 	int have_prog;
 	volatile sig_atomic_t brk;
+
+	/*
+	 * Read-ahead (the default buffer size): a thread reads the next chunk into the other of two
+	 * buffers while records are taken from this one; fill() swaps them, copying only the
+	 * unfinished record in front of the new chunk (each buffer has ra_head bytes of room for it).
+	 */
+	int ra;
+	pthread_t ra_th;
+	pthread_mutex_t ra_mu;
+	pthread_cond_t ra_cv;
+	uint8_t *ra_bufs[2];
+	size_t ra_head, ra_chunk;
+	uint8_t *ra_free;       /* a buffer for the thread to fill, or NULL */
+	uint8_t *ra_next;       /* a filled buffer, or NULL */
+	size_t ra_len;          /* its bytes, after ra_head */
+	int ra_err;             /* errno of a failed read, 0 */
+	int ra_stop, ra_eof;
 };
+
+static void *ra_reader(void *arg)
+{
+	struct pcapread *r = arg;
+	pthread_setname_np(pthread_self(), "ringcap-read");
+	pthread_mutex_lock(&r->ra_mu);
+	for (;;) {
+		while (!r->ra_free && !r->ra_stop)
+			pthread_cond_wait(&r->ra_cv, &r->ra_mu);
+		if (r->ra_stop)
+			break;
+		uint8_t *b = r->ra_free;
+		r->ra_free = NULL;
+		pthread_mutex_unlock(&r->ra_mu);
+		size_t len = 0;
+		int e = 0;
+		while (len < r->ra_chunk) {
+			ssize_t n = read(r->fd, b + r->ra_head + len, r->ra_chunk - len);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				e = errno;
+				break;
+			}
+			if (n == 0)
+				break;
+			len += (size_t)n;
+		}
+		pthread_mutex_lock(&r->ra_mu);
+		r->ra_next = b;
+		r->ra_len = len;
+		r->ra_err = e;
+		pthread_cond_broadcast(&r->ra_cv);
+		if (e || len < r->ra_chunk)
+			break; /* the end of the file, or an error: nothing more to read */
+	}
+	pthread_mutex_unlock(&r->ra_mu);
+	return NULL;
+}
+
+/* fill() with read-ahead; same contract. */
+static ssize_t ra_fill(struct pcapread *r, size_t want, char *err, size_t errlen)
+{
+	size_t have = r->end - r->pos;
+	while (have < want && !r->ra_eof) {
+		pthread_mutex_lock(&r->ra_mu);
+		while (!r->ra_next)
+			pthread_cond_wait(&r->ra_cv, &r->ra_mu);
+		uint8_t *b = r->ra_next;
+		size_t len = r->ra_len;
+		int e = r->ra_err;
+		r->ra_next = NULL;
+		pthread_mutex_unlock(&r->ra_mu);
+		/* the unfinished record goes in front of the new chunk (have < want <= ra_head) */
+		memcpy(b + r->ra_head - have, r->buf + r->pos, have);
+		uint8_t *old = r->buf;
+		r->buf = b;
+		r->pos = r->ra_head - have;
+		r->end = r->ra_head + len;
+		have = r->end - r->pos;
+		if (e || len < r->ra_chunk) {
+			r->ra_eof = 1;
+		} else {
+			pthread_mutex_lock(&r->ra_mu);
+			r->ra_free = old;
+			pthread_cond_broadcast(&r->ra_cv);
+			pthread_mutex_unlock(&r->ra_mu);
+		}
+		if (e) {
+			/* libpcap's pcap_fmt_errmsg_for_errno(..., "error reading dump file") */
+			snprintf(err, errlen, "error reading dump file: %s", strerror(e));
+			return -1;
+		}
+	}
+	return (ssize_t)have;
+}
+
+/* Starts the read-ahead thread; on failure the plain fill() is used. */
+static void ra_start(struct pcapread *r)
+{
+	r->ra_head = r->maxcap;
+	r->ra_chunk = r->cap > r->maxcap ? r->cap : r->maxcap;
+	for (int i = 0; i < 2; i++) {
+		r->ra_bufs[i] = malloc(r->ra_head + r->ra_chunk);
+		if (!r->ra_bufs[i])
+			goto fail;
+	}
+	pthread_mutex_init(&r->ra_mu, NULL);
+	pthread_cond_init(&r->ra_cv, NULL);
+	r->ra_free = r->ra_bufs[1];
+	if (pthread_create(&r->ra_th, NULL, ra_reader, r) != 0) {
+		pthread_mutex_destroy(&r->ra_mu);
+		pthread_cond_destroy(&r->ra_cv);
+		goto fail;
+	}
+	free(r->buf);
+	r->buf = r->ra_bufs[0];
+	r->pos = r->end = 0;
+	r->ra = 1;
+	return;
+fail:
+	for (int i = 0; i < 2; i++) {
+		free(r->ra_bufs[i]);
+		r->ra_bufs[i] = NULL;
+	}
+}
 
 static uint32_t get32(const uint8_t *p, int swapped)
 {
@@ -216,6 +340,8 @@ pcapread_t *pcapread_open(const char *path, const struct pcapread_opts *o, char 
 		goto fail;
 	}
 	(void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (!o->bufsize)
+		ra_start(r);
 	return r;
 fail:
 	pcapread_close(r);
@@ -245,6 +371,8 @@ int pcapread_setfilter(pcapread_t *r, const char *filter, char *err, size_t errl
  */
 static ssize_t fill(struct pcapread *r, size_t want, char *err, size_t errlen)
 {
+	if (r->ra)
+		return ra_fill(r, want, err, errlen);
 	size_t have = r->end - r->pos;
 	if (have >= want)
 		return (ssize_t)have;
@@ -434,6 +562,18 @@ void pcapread_close(pcapread_t *r)
 {
 	if (!r)
 		return;
+	if (r->ra) {
+		pthread_mutex_lock(&r->ra_mu);
+		r->ra_stop = 1;
+		pthread_cond_broadcast(&r->ra_cv);
+		pthread_mutex_unlock(&r->ra_mu);
+		pthread_join(r->ra_th, NULL);
+		pthread_mutex_destroy(&r->ra_mu);
+		pthread_cond_destroy(&r->ra_cv);
+		free(r->ra_bufs[0]);
+		free(r->ra_bufs[1]);
+		r->buf = NULL;
+	}
 	if (r->have_prog)
 		pcap_freecode(&r->prog);
 	if (r->hp)

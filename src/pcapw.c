@@ -356,6 +356,7 @@ static int pcapw_complete(pcapw_t *w, int fd, const char *name)
 static void *pcapw_finisher(void *arg)
 {
 	pcapw_t *w = arg;
+	pthread_setname_np(pthread_self(), "ringcap-finish");
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		while (!w->qlen && !w->stop)
