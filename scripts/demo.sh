@@ -8,6 +8,15 @@ scripts/deps.sh
 make -s -j"$(nproc 2>/dev/null || echo 2)" build/ringcap
 in=${1:-tests/data/zeek-http-bro.org.pcap}
 build/ringcap run -r "$in" -o ./output
+if [[ -z ${1:-} ]]; then
+	# the flight recorder: a synthetic SYN flood between quiet traffic (made by tests/tools/mkflood)
+	echo
+	build/ringcap run -q -r tests/data/demo-synflood.pcap -o ./output --resolve-seconds 2
+	echo
+	echo "Incidents (ringcap incidents -o ./output):"
+	build/ringcap incidents -o ./output | sed 's/^/  /'
+	echo "  metadata: $PWD/output/incidents/*.json   captures: $PWD/output/incidents/*.pcap"
+fi
 echo
 echo "Continuous PCAP files: $PWD/output/pcaps/"
 ls -l output/pcaps | sed 's/^/  /'
