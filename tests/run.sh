@@ -36,6 +36,11 @@ run_one() { # name command...
 }
 
 if [[ -z $only ]]; then
+	if make -s check-banned >"$TESTOUT/log.banned.txt" 2>&1; then
+		echo "PASS lint/banned-calls" >>"$TESTOUT/log.banned.txt"; pass=$((pass + 1))
+	else
+		echo "FAIL lint/banned-calls (see $TESTOUT/log.banned.txt)"; fail=$((fail + 1))
+	fi
 	for t in "$BUILD"/tests/test_*; do
 		[[ -x $t ]] || continue
 		run_one "unit/$(basename "$t")" "$t"
