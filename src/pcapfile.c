@@ -10,6 +10,8 @@
  */
 #include "pcapfile.h"
 
+#include "fdio.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -126,51 +128,6 @@ static uint32_t get_u32(const uint8_t *p, int swap)
 	return swap ? __builtin_bswap32(v) : v;
 }
 
-/* Writes all of iov at off, going on after short writes. Returns 0 or a negative errno. */
-static int pwrite_all(int fd, struct iovec *iov, int cnt, uint64_t off)
-{
-	while (cnt > 0) {
-		ssize_t n = pwritev(fd, iov, cnt, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		off += (uint64_t)n;
-		size_t left = (size_t)n;
-		while (cnt > 0 && left >= iov->iov_len) {
-			left -= iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + left;
-			iov->iov_len -= left;
-		}
-	}
-	return 0;
-}
-
-/* Reads up to len bytes at off. Returns the count (short only at EOF) or a negative errno. */
-static ssize_t pread_all(int fd, uint8_t *buf, size_t len, uint64_t off)
-{
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 /* Undoes a failed write: drops the buffer (and `extra' unbuffered records), cuts the file back. */
 static int pcapfile_fail(pcapfile_t *f, int err, uint64_t extra)
 {
@@ -205,7 +162,7 @@ static void *pf_writer(void *arg)
 		uint64_t recs = f->jrecs;
 		pthread_mutex_unlock(&f->mu);
 		struct iovec iov = { .iov_base = b, .iov_len = n };
-		int r = pwrite_all(f->fd, &iov, 1, f->good);
+		int r = fdio_pwrite_all(f->fd, &iov, 1, f->good);
 		if (r < 0)
 			f->trunc_pending = ftruncate(f->fd, (off_t)f->good) != 0;
 		else
@@ -294,7 +251,7 @@ static int pcapfile_flush_buf(pcapfile_t *f)
 	if (f->buflen == 0)
 		return 0;
 	struct iovec iov = {.iov_base = f->buf, .iov_len = f->buflen};
-	int r = pwrite_all(f->fd, &iov, 1, f->good);
+	int r = fdio_pwrite_all(f->fd, &iov, 1, f->good);
 	if (r < 0)
 		return pcapfile_fail(f, r, 0);
 	pcapfile_written_ok(f, f->buflen);
@@ -346,7 +303,7 @@ pcapfile_t *pcapfile_create(const char *path, const struct pcapfile_opts *o, cha
 	put_u32(hdr + 16, o->snaplen);
 	put_u32(hdr + 20, (uint32_t)o->linktype | o->linktype_ext);
 	struct iovec iov = {.iov_base = hdr, .iov_len = sizeof hdr};
-	int r = pwrite_all(f->fd, &iov, 1, 0);
+	int r = fdio_pwrite_all(f->fd, &iov, 1, 0);
 	if (r < 0) {
 		saved = -r;
 		snprintf(err, errlen, "cannot write the header of `%s': %s", path, strerror(saved));
@@ -447,7 +404,7 @@ int pcapfile_write(pcapfile_t *f, int64_t sec, uint32_t frac, uint32_t caplen, u
 		    {.iov_base = hdr, .iov_len = sizeof hdr},
 		    {.iov_base = (void *)(uintptr_t)data, .iov_len = caplen},
 		};
-		r = pwrite_all(f->fd, iov, 2, f->good);
+		r = fdio_pwrite_all(f->fd, iov, 2, f->good);
 		if (r < 0)
 			return pcapfile_fail(f, r, 1);
 		pcapfile_written_ok(f, rec);
@@ -571,7 +528,7 @@ long pcapfile_repair(const char *path, uint64_t *cut_bytes, char *err, size_t er
 		goto out;
 	}
 	uint64_t size = (uint64_t)st.st_size;
-	ssize_t n = pread_all(fd, hdr, sizeof hdr, 0);
+	ssize_t n = fdio_pread_all(fd, hdr, sizeof hdr, 0);
 	if (n < 0) {
 		snprintf(err, errlen, "cannot read `%s': %s", path, strerror((int)-n));
 		goto out;
@@ -610,7 +567,7 @@ long pcapfile_repair(const char *path, uint64_t *cut_bytes, char *err, size_t er
 	while (size - off >= PCAPFILE_REC_HDR_LEN) {
 		if (off < woff || off + PCAPFILE_REC_HDR_LEN > woff + wlen) {
 			uint64_t want = size - off < bufsize ? size - off : bufsize;
-			n = pread_all(fd, buf, (size_t)want, off);
+			n = fdio_pread_all(fd, buf, (size_t)want, off);
 			if (n < 0) {
 				snprintf(err, errlen, "cannot read `%s': %s", path,
 					 strerror((int)-n));

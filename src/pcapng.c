@@ -17,6 +17,8 @@
  */
 #include "pcapng.h"
 
+#include "fdio.h"
+
 #include "pcapfile.h"
 
 #include <errno.h>
@@ -74,32 +76,6 @@ static void put_u32(uint8_t *p, uint32_t v)
 	memcpy(p, &v, sizeof v);
 }
 
-/* Writes all of iov at off, going on after short writes. Returns 0 or a negative errno. */
-static int pwrite_all(int fd, struct iovec *iov, int cnt, uint64_t off)
-{
-	while (cnt > 0) {
-		ssize_t n = pwritev(fd, iov, cnt, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		off += (uint64_t)n;
-		size_t left = (size_t)n;
-		while (cnt > 0 && left >= iov->iov_len) {
-			left -= iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + left;
-			iov->iov_len -= left;
-		}
-	}
-	return 0;
-}
 
 /* ---- header blocks: built in memory once, sized by a first pass with b == NULL ------------ */
 
@@ -270,7 +246,7 @@ pcapng_t *pcapng_create(const char *path, const struct pcapng_opts *o, char *err
 
 	header_blocks(hdr, o, (uint16_t)lt);
 	struct iovec iov = {.iov_base = hdr, .iov_len = hlen};
-	int r = pwrite_all(f->fd, &iov, 1, 0);
+	int r = fdio_pwrite_all(f->fd, &iov, 1, 0);
 	if (r < 0) {
 		saved = -r;
 		snprintf(err, errlen, "cannot write the header of `%s': %s", path, strerror(saved));
@@ -320,7 +296,7 @@ static int pcapng_flush_buf(pcapng_t *f)
 	if (f->buflen == 0)
 		return 0;
 	struct iovec iov = {.iov_base = f->buf, .iov_len = f->buflen};
-	int r = pwrite_all(f->fd, &iov, 1, f->good);
+	int r = fdio_pwrite_all(f->fd, &iov, 1, f->good);
 	if (r < 0)
 		return pcapng_fail(f, r, 0);
 	pcapng_written_ok(f, f->buflen);
@@ -401,7 +377,7 @@ int pcapng_write(pcapng_t *f, int64_t sec, uint32_t frac, uint32_t caplen, uint3
 	}
 	if (blk > f->bufsize) {
 		/* the buffer is empty now: write this one directly */
-		int r = pwrite_all(f->fd, iov, 5, f->good);
+		int r = fdio_pwrite_all(f->fd, iov, 5, f->good);
 		if (r < 0)
 			return pcapng_fail(f, r, 1);
 		pcapng_written_ok(f, blk);
