@@ -12,20 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}; RUNS=${2:-3}
-scripts/deps.sh --test >/dev/null
-make -s -j2 build/ringcap build/tools/mkmix
-W=${BENCH_WORK:-bench/work}; mkdir -p "$W"
-MIX=$W/mix-$N.pcap
-if [[ ! -f $MIX ]]; then
-	build/tools/mkmix -n "$N" -o "$MIX" ../shared/corpus/normal/*
-fi
-echo "input: $MIX ($(stat -c %s "$MIX") bytes, $N packets)"
-
-t() { # prints elapsed seconds of a command
-	local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
-	echo "$e - $s" | bc -l
-}
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+. bench/lib.sh
+bench_mix "$N"
 
 RC=(build/ringcap analyze)
 "${RC[@]}" protocols "$MIX" >/dev/null 2>&1 # warm the page cache

@@ -6,17 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}; RUNS=${2:-7}
-scripts/deps.sh --test >/dev/null
-make -s -j2 build/ringcap build/tools/mkmix
-W=${BENCH_WORK:-bench/work}; mkdir -p "$W"
-MIX=$W/mix-$N.pcap
-[[ -f $MIX ]] || build/tools/mkmix -n "$N" -o "$MIX" ../shared/corpus/normal/*
+. bench/lib.sh
+bench_mix "$N"
 O=${BENCH_OUT:-/dev/shm/ringcap-bench}; mkdir -p "$O"
 cpu() { # user+sys seconds of one run
 	rm -rf "$O/o"
 	/usr/bin/time -f '%U %S' "$@" 2>&1 >/dev/null | tail -n 1 | awk '{print $1 + $2}'
 }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -a WITH WITHOUT
 for ((i = 0; i < RUNS; i++)); do
 	WITH+=("$(cpu build/ringcap run -q -r "$MIX" -o "$O/o" --save-pcap false)")
