@@ -2,7 +2,7 @@
 # `make SANITIZE=1` builds with ASan+UBSan into build-san/; `make WERROR=1` turns warnings into errors.
 
 CC       ?= cc
-PKGS     := libpcap jansson libcrypto
+PKGS     := libpcap jansson libcrypto sqlite3 libmicrohttpd libcurl
 SANITIZE ?= 0
 WERROR   ?= 0
 

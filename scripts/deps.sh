@@ -4,9 +4,10 @@
 #   scripts/deps.sh          build and run dependencies
 #   scripts/deps.sh --test   also the tools the test suite and the benchmarks use
 set -euo pipefail
-pkgs=(gcc libc6-dev make pkg-config libpcap-dev libjansson-dev libssl-dev)
+pkgs=(gcc libc6-dev make pkg-config libpcap-dev libjansson-dev libssl-dev libsqlite3-dev
+      libmicrohttpd-dev libcurl4-openssl-dev)
 if [[ ${1:-} == --test ]]; then
-	pkgs+=(socat tcpdump tshark wireshark-common tcpreplay softflowd jq iproute2 procps util-linux time bc
+	pkgs+=(socat tcpdump tshark wireshark-common tcpreplay softflowd jq iproute2 procps util-linux time bc curl wget
 	       libc6-dev)
 fi
 missing=()

@@ -12,5 +12,11 @@ int cmd_capture_main(int argc, char **argv);
 int cmd_incidents_main(int argc, char **argv);
 int cmd_incident_main(int argc, char **argv);
 int cmd_analyze_main(int argc, char **argv);
+int cmd_serve_main(int argc, char **argv); /* cmd_serve.c */
+int cmd_url_main(int argc, char **argv);   /* cmd_serve.c */
+int cmd_token_main(int argc, char **argv); /* cmd_serve.c */
+int cmd_audit_main(int argc, char **argv); /* cmd_audit.c */
+int cmd_keys_main(int argc, char **argv);  /* cmd_vault.c */
+int cmd_retention_main(int argc, char **argv); /* cmd_vault.c */
 
 #endif

@@ -1,0 +1,113 @@
+/*
+ * store.h - the evidence store: sealing finished incident captures, the index, retention, and
+ * the keys, audit trail and clock the rest of the vault uses.
+ *
+ * DESIGN: one store per agent process over DIR. It owns the key file (keys.h), the index
+ * (db.h), the audit trail (audit.h), and a worker thread that does all the slow or ordered
+ * writing so that the capture loop never waits on a disk or a cipher:
+ *   - metadata: incident.c hands every new version of an incident's metadata to store_meta();
+ *     the worker writes DIR/incidents/ID.json (temporary file + rename; fsync when final), with
+ *     the storage members merged in, and upserts the index row. The worker is the only writer of
+ *     ID.json while a store is open.
+ *   - sealing: store_seal() queues a finished plaintext capture (DIR/incidents/ID.pcap.part,
+ *     closed and fsync'd); the worker seals it under the primary key into ID.pcap.enc.tmp,
+ *     fsyncs, renames it to ID.pcap.enc, fsyncs the folder, indexes the file, rewrites ID.json
+ *     and only then unlinks the plaintext. A crash at any point leaves either the plaintext
+ *     (sealed again at the next start) or a complete sealed file (the plaintext is then removed).
+ *   - retention: a sweep at start and every hour deletes sealed captures RETENTION_DAYS after
+ *     their incident resolved (wall clock when the agent recorded the resolution), marks them
+ *     expired in the index and in ID.json, and writes each deletion to the audit trail.
+ * The clock is store_now_ns(): the wall clock, or the time in $RINGCAP_NOW (a test hook: epoch
+ * seconds, or RFC 3339 UTC) when set.
+ */
+#ifndef RINGCAP_STORE_H
+#define RINGCAP_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit.h"
+#include "db.h"
+#include "keys.h"
+#include "vault.h"
+
+#define STORE_NOW_ENV "RINGCAP_NOW"
+#define STORE_SEALED_EXT ".enc"
+
+typedef struct store store_t;
+
+enum {
+	STORE_ERROR = -1,
+	STORE_ENOTFOUND = -2, /* no such incident */
+	STORE_ENOFILE = -3,   /* the incident has no capture (statistics-only, or not sealed yet) */
+	STORE_EEXPIRED = -4,  /* the capture was deleted by retention */
+	STORE_EVAULT = -5,    /* the sealed file does not open or verify (message names it) */
+};
+
+struct store_config {
+	const char *dir;      /* DIR */
+	int64_t retention_ns; /* RETENTION_DAYS; 0 keeps captures forever */
+	int worker;           /* start the worker (agent); 0 for commands that only read */
+};
+
+/*
+ * Opens the key file (creating it if missing), the index (migrating it) and the audit trail, and
+ * starts the worker if asked, which seals plaintext captures left by a crash and runs a first
+ * retention sweep. Returns NULL with a message in err.
+ */
+store_t *store_open(const struct store_config *c, char *err, size_t errlen);
+
+/* Waits for the worker to finish everything queued, stops it, closes everything. NULL-safe. */
+void store_close(store_t *s);
+
+/* Wall clock in ns, or $RINGCAP_NOW. */
+int64_t store_now_ns(void);
+
+/* ---- for incident.c (capture thread; never blocks on disk) ---- */
+
+/* A new version of incident id's metadata (reference stolen). final: the incident has ended. */
+void store_meta(store_t *s, long id, json_t *meta, int final);
+
+/*
+ * Queues the finished plaintext capture DIR/incidents/part_name (e.g. "7.pcap.part") of incident
+ * id for sealing; format is "pcap" or "pcapng".
+ */
+void store_seal(store_t *s, long id, const char *part_name, const char *format);
+
+/* Blocks until everything queued so far is written (end of run, tests). */
+void store_drain(store_t *s);
+
+/* ---- for the HTTP API and the commands ---- */
+
+db_t *store_db(store_t *s);
+audit_t *store_audit(store_t *s);
+const char *store_dir(const store_t *s);
+int64_t store_retention_ns(const store_t *s);
+
+/*
+ * The URL-signing key for key id kid (NULL: the primary key), derived with KEYS_PURPOSE_URL; the
+ * key id used is copied to kid_out (VAULT_KEY_ID_MAX + 1 bytes). Reloads the key file if it
+ * changed on disk (rotation by another process). Returns 0, or -1 if there is no such key.
+ */
+int store_url_key(store_t *s, const char *kid, uint8_t key[VAULT_KEY_LEN], char *kid_out);
+
+/*
+ * Opens incident id's sealed capture for reading: 0 and a reader in *out (close it with
+ * vault_reader_close) and the incident in *inc; or STORE_ENOTFOUND, STORE_ENOFILE,
+ * STORE_EEXPIRED, STORE_EVAULT, STORE_ERROR with a message in err. Thread-safe.
+ */
+int store_open_capture(store_t *s, long id, vault_reader_t **out, struct db_incident *inc,
+		       char *err, size_t errlen);
+
+/* One retention sweep at now_ns (the worker calls it; `ringcap retention' too). Returns the number
+ * of captures deleted, or -1 (err). */
+int store_sweep(store_t *s, int64_t now_ns, char *err, size_t errlen);
+
+/*
+ * Key rotation: a new primary key, then every sealed capture re-wrapped under it (vault_rewrap),
+ * then a key_rotated audit record. Returns the number of files re-wrapped, or -1 (err).
+ */
+int store_rotate_keys(store_t *s, char *new_id, size_t new_id_len, char *err, size_t errlen);
+
+#endif
