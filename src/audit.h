@@ -11,9 +11,10 @@
  * ({"seq":N,"head":HASH,"time":...,"pubkey":HEX,"sig":HEX}, Ed25519 over "ringcap audit
  * checkpoint v1\n" || N || "\n" || HEAD) is appended to DIR/audit/checkpoints.jsonl, apart from
  * the trail, at least every AUDIT_CHECKPOINT_EVERY records, at least every 60 s while records are
- * being added, and when the trail is closed. The Ed25519 private key is the 32-byte seed the
- * caller passes (the key file's KEYS_PURPOSE_AUDIT subkey), so verification re-derives the public
- * key from the key file and does not trust the "pubkey" in a checkpoint.
+ * being added, and when the trail is closed. The Ed25519 private key's 32-byte seed is the key
+ * file's KEYS_PURPOSE_AUDIT subkey of the primary key (keys_subkey_for), and the checkpoint names
+ * that key ("key_id"), so verification re-derives the public key from the key file for each
+ * checkpoint (after a rotation too) and never trusts the "pubkey" written in a checkpoint.
  *
  * Appends: the whole line is written with one write(2) on an O_APPEND descriptor under flock(),
  * then fsync'd, so records from several threads and processes (`ringcap run` and `ringcap
@@ -33,6 +34,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "keys.h"
+
 #define AUDIT_SUBDIR "audit"
 #define AUDIT_FILE "audit.jsonl"
 #define AUDIT_CHECKPOINTS "checkpoints.jsonl"
@@ -42,10 +45,11 @@ typedef struct audit audit_t;
 
 /*
  * Opens (creating if needed) DIR/audit/audit.jsonl for appending; checks the last line (torn ->
- * repaired and recorded as above). seed is the 32-byte Ed25519 seed for checkpoints (copied).
- * Returns 0 and *out, or -1 with a message in err.
+ * repaired and recorded as above). Checkpoints are signed with the audit subkey of keys' primary
+ * key, derived here (keys is only used during this call). Returns 0 and *out, or -1 with a
+ * message in err.
  */
-int audit_open(const char *dir, const uint8_t seed[32], audit_t **out, char *err, size_t errlen);
+int audit_open(const char *dir, const keys_t *keys, audit_t **out, char *err, size_t errlen);
 
 /*
  * Appends one record: event (e.g. "url_issued"), and the members of fields (may be NULL; the
@@ -76,12 +80,12 @@ void audit_close(audit_t *a);
  * Checks DIR/audit: every line parses, seq runs 1, 2, ... without gaps, each prev_hash is the
  * previous hash, each hash matches the canonical form; every checkpoint's signature verifies
  * under the public key of seed, its seq is within the trail and its head equals that record's
- * hash. Prints one line per problem to report (the first record that does not verify is named by
+ * hash (the public key of each checkpoint's key_id in keys). Prints one line per problem to report (the first record that does not verify is named by
  * line number and seq, with what is wrong), and a summary line. Returns 0 when all is intact
  * (acknowledged torn lines allowed), 1 when anything does not verify, -1 when the trail cannot be
  * read (err).
  */
-int audit_verify(const char *dir, const uint8_t seed[32], FILE *report, char *err, size_t errlen);
+int audit_verify(const char *dir, const keys_t *keys, FILE *report, char *err, size_t errlen);
 
 /*
  * Reads records for listing, newest first: those with seq < before_seq (0: from the newest), at

@@ -638,13 +638,25 @@ out:
 	return ret;
 }
 
-int keys_subkey(const keys_t *k, const char *purpose, uint8_t out[VAULT_KEY_LEN])
+int keys_subkey_for(const keys_t *k, const char *id, const char *purpose,
+		    uint8_t out[VAULT_KEY_LEN])
 {
-	if (!k || !purpose || !*purpose || strcmp(purpose, VAULT_PURPOSE_FILE) == 0) {
+	size_t i = 0;
+	if (k && id)
+		for (i = 0; i < k->n && strcmp(k->ids[i], id) != 0; i++)
+			;
+	else if (k)
+		i = k->primary;
+	if (!k || i >= k->n || !purpose || !*purpose || strcmp(purpose, VAULT_PURPOSE_FILE) == 0) {
 		OPENSSL_cleanse(out, VAULT_KEY_LEN);
 		return KEYS_EINVAL;
 	}
-	return vault_derive(k->v[k->primary].master, purpose, out) == 0 ? 0 : KEYS_EINVAL;
+	return vault_derive(k->v[i].master, purpose, out) == 0 ? 0 : KEYS_EINVAL;
+}
+
+int keys_subkey(const keys_t *k, const char *purpose, uint8_t out[VAULT_KEY_LEN])
+{
+	return keys_subkey_for(k, NULL, purpose, out);
 }
 
 void keys_free(keys_t *k)

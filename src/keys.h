@@ -111,6 +111,13 @@ int keys_rotate(const char *path, keys_t *k, char *new_id_out, size_t new_id_len
  */
 int keys_subkey(const keys_t *k, const char *purpose, uint8_t out[VAULT_KEY_LEN]);
 
+/*
+ * As keys_subkey(), from the key named id (NULL: the primary), so that a value signed under a key
+ * that is no longer primary can still be checked. KEYS_EINVAL if there is no such key.
+ */
+int keys_subkey_for(const keys_t *k, const char *id, const char *purpose,
+		    uint8_t out[VAULT_KEY_LEN]);
+
 /* Wipes all key material (OPENSSL_cleanse) and frees k. NULL-safe. */
 void keys_free(keys_t *k);
 
