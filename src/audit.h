@@ -79,9 +79,9 @@ void audit_close(audit_t *a);
 /*
  * Checks DIR/audit: every line parses, seq runs 1, 2, ... without gaps, each prev_hash is the
  * previous hash, each hash matches the canonical form; every checkpoint's signature verifies
- * under the public key of seed, its seq is within the trail and its head equals that record's
- * hash (the public key of each checkpoint's key_id in keys). Prints one line per problem to report (the first record that does not verify is named by
- * line number and seq, with what is wrong), and a summary line. Returns 0 when all is intact
+ * under the public key of its key_id in keys, its seq is within the trail and its head equals
+ * that record's hash. Prints one line per problem to report (the first record that does not
+ * verify is named by line number and seq, with what is wrong), and a summary line. Returns 0 when all is intact
  * (acknowledged torn lines allowed), 1 when anything does not verify, -1 when the trail cannot be
  * read (err).
  */
