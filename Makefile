@@ -49,6 +49,9 @@ $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) Makefile VERSION
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+# webui.c embeds the console's files with .incbin: rebuild it when they change
+$(BUILD)/obj/webui.o build-fuzz/obj/webui.o: $(wildcard web/*)
+
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testhelp.h $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
