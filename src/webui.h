@@ -1,8 +1,8 @@
 /*
- * webui.h - the web console's files (web/*), built into the binary.
+ * webui.h - the web console's files (web/), built into the binary.
  *
  * DESIGN: the console is plain HTML, CSS and JavaScript with no build step and no external
- * requests; webui.c embeds the files of web/ into the binary at compile time (.incbin), so the
+ * requests; webui.c embeds the files of the web/ folder into the binary at compile time (.incbin), so the
  * agent serves them from memory at `/' with the HTTP API. The console talks to the API with the
  * bearer token the operator signs in with.
  */
