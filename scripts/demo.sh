@@ -15,7 +15,8 @@ if [[ -z ${1:-} ]]; then
 	echo
 	echo "Incidents (ringcap incidents -o ./output):"
 	build/ringcap incidents -o ./output | sed 's/^/  /'
-	echo "  metadata: $PWD/output/incidents/*.json   captures: $PWD/output/incidents/*.pcap"
+	echo "  metadata: $PWD/output/incidents/*.json   captures (AES-256-GCM): $PWD/output/incidents/*.pcap.enc"
+	echo "  decrypt one: build/ringcap incident pcap 1 -o ./output -w incident-1.pcap"
 fi
 echo
 echo "Continuous PCAP files: $PWD/output/pcaps/"

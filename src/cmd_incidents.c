@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,10 @@
 #include "cmd.h"
 #include "config.h"
 #include "ctl.h"
+#include "fdio.h"
 #include "incident.h"
 #include "log.h"
+#include "store.h"
 
 struct inc_settings {
 	const char *outdir, *wfile;
@@ -258,6 +261,98 @@ static int show(const struct inc_settings *s, long id)
 	return 0;
 }
 
+struct sink_ctx {
+	int fd;
+	uint64_t off;
+	EVP_MD_CTX *md;
+};
+
+static int sink_write(void *arg, const uint8_t *data, size_t len)
+{
+	struct sink_ctx *c = arg;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)data, .iov_len = len };
+	EVP_DigestUpdate(c->md, data, len);
+	int r = fdio_pwrite_all(c->fd, &iov, 1, c->off);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	c->off += len;
+	return 0;
+}
+
+/*
+ * Decrypts and verifies the sealed capture of incident id into wfile (tmp + rename: a file that
+ * does not verify leaves no output), and records it in the audit trail.
+ */
+static int decrypt_pcap(const struct inc_settings *s, long id)
+{
+	char err[8600], tmp[4200], hex[65];
+	int ret = 1, out = -1;
+	vault_reader_t *r = NULL;
+	struct db_incident inc;
+	uint8_t md[32];
+	unsigned mdlen = 0;
+	struct sink_ctx sc = { .fd = -1, .md = EVP_MD_CTX_new() };
+	struct store_config stc = { .dir = s->outdir };
+	store_t *st = store_open(&stc, err, sizeof err);
+	if (!st || !sc.md) {
+		log_err("%s", st ? "out of memory" : err);
+		goto out;
+	}
+	if (store_open_capture(st, id, &r, &inc, err, sizeof err) != 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	snprintf(tmp, sizeof tmp, "%s.tmp", s->wfile);
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		log_err("cannot write `%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	sc.fd = out;
+	EVP_DigestInit_ex(sc.md, EVP_sha256(), NULL);
+	int vr = vault_read_range(r, 0, vault_plain_size(r), sink_write, &sc, err, sizeof err);
+	if (vr == VAULT_ESINK) {
+		log_err("cannot write `%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (vr != 0) {
+		log_err("incident %ld: `%s/%s/%s': %s; nothing was written", id, s->outdir,
+			incidents_subdir(), inc.file.name, err);
+		goto out;
+	}
+	if (fsync(out) != 0 || close(out) != 0) {
+		out = -1;
+		log_err("cannot write `%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	out = -1;
+	if (rename(tmp, s->wfile) != 0) {
+		log_err("cannot rename `%s' to `%s': %s", tmp, s->wfile, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	EVP_DigestFinal_ex(sc.md, md, &mdlen);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	json_t *f = json_pack("{s:s,s:I,s:s,s:I,s:s}", "actor", "cli", "incident", (json_int_t)id,
+			      "file", s->wfile, "bytes", (json_int_t)vault_plain_size(r), "sha256",
+			      hex);
+	if (audit_append(store_audit(st), "capture_decrypted", f, err, sizeof err) < 0)
+		log_warn("audit record not written: %s", err);
+	ret = 0;
+out:
+	if (out >= 0) {
+		close(out);
+		unlink(tmp);
+	}
+	EVP_MD_CTX_free(sc.md);
+	vault_reader_close(r);
+	store_close(st);
+	return ret;
+}
+
 /* Copies the capture of incident id to the file wfile (written whole: tmp + rename). */
 static int export_pcap(const struct inc_settings *s, long id)
 {
@@ -269,6 +364,12 @@ static int export_pcap(const struct inc_settings *s, long id)
 		return 1;
 	}
 	const char *name = json_string_value(json_object_get(o, "pcap_file"));
+	if (json_is_object(json_object_get(o, "storage")) &&
+	    strcmp(jstr(o, "mode"), "stats-only") != 0) {
+		/* kept by the evidence store: sealed, pending or expired */
+		ret = decrypt_pcap(s, id);
+		goto out;
+	}
 	if (!name) {
 		const char *mode = json_string_value(json_object_get(o, "mode"));
 		if (mode && strcmp(mode, "stats-only") == 0)
@@ -283,6 +384,7 @@ static int export_pcap(const struct inc_settings *s, long id)
 		log_err("incident %ld: bad pcap_file `%s' in its metadata", id, name);
 		goto out;
 	}
+
 	snprintf(src, sizeof src, "%s/%s/%s", s->outdir, incidents_subdir(), name);
 	in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0) {

@@ -15,9 +15,11 @@
 #include "config.h"
 #include "ctl.h"
 #include "detect.h"
+#include "httpd.h"
 #include "log.h"
 #include "pipeline.h"
 #include "source.h"
+#include "store.h"
 
 #define NS_PER_S 1000000000LL
 
@@ -33,6 +35,9 @@ struct run_settings {
 	int64_t ring_age_ns, resolve_ns;
 	int incident_format;
 	uint64_t th_pps, th_mbps, th_syn, th_udp, th_icmp, th_host_pps, th_host_mbps;
+	const char *http, *public_url;
+	double retention_days;
+	uint32_t url_ttl;
 };
 
 #define OFF(f) offsetof(struct run_settings, f)
@@ -92,6 +97,14 @@ static const struct cfg_opt run_opts[] = {
 	  100000000, NULL, "N", "packets kept per incident capture, ring included (default 10000)" },
 	{ "INCIDENT_FORMAT", "incident-format", 0, CFG_CHOICE, OFF(incident_format), 0, 0,
 	  "pcap|pcapng", "pcap|pcapng", "format of incident captures (default pcap)" },
+	{ "RETENTION_DAYS", "retention-days", 0, CFG_DOUBLE, OFF(retention_days), 0, 36500, NULL,
+	  "DAYS", "delete incident captures DAYS after the incident resolved (default 7; 0 keeps)" },
+	{ "RINGCAP_HTTP", "http", 0, CFG_STR, OFF(http), 0, 0, NULL, "ADDR:PORT|off",
+	  "serve the HTTP API and console (default 127.0.0.1:8080 with -i; off with -r)" },
+	{ "PUBLIC_URL", "public-url", 0, CFG_STR, OFF(public_url), 0, 0, NULL, "BASE",
+	  "base of signed download URLs (default http://ADDR:PORT of --http)" },
+	{ "URL_TTL_SECONDS", "url-ttl", 0, CFG_U32, OFF(url_ttl), 1, 86400 * 7, NULL, "S",
+	  "signed download URLs expire after S seconds (default 900)" },
 	{ "RINGCAP_CONFIG", "config", 0, CFG_STR, OFF(config_file), 0, 0, NULL, "FILE",
 	  "read settings from FILE: `key = value' lines, keys as the flags or variables" },
 	{ NULL, "no-recorder", 0, CFG_SET, OFF(no_recorder), 1, 0, NULL, NULL,
@@ -195,9 +208,25 @@ static void print_summary(source_t *src, const char *iface, const struct pipelin
 struct run_ctx {
 	pipeline_t *pl;
 	source_t *src;
+	store_t *store;
 	int stats_only;
 	const char *name;
+	const struct detect_thresholds *th;
+	double retention_days;
+	uint32_t url_ttl;
 };
+
+/* Writes capture_started to the audit trail: who asked (actor=, client= from the request). */
+static void audit_capture(struct run_ctx *r, long id, const char *actor, const char *client,
+			  double seconds, uint32_t packets)
+{
+	char err[512];
+	json_t *f = json_pack("{s:s,s:s?,s:I,s:f,s:I}", "actor", actor ? actor : "cli", "client",
+			      client, "incident", (json_int_t)id, "seconds", seconds, "packets",
+			      (json_int_t)packets);
+	if (audit_append(store_audit(r->store), "capture_started", f, err, sizeof err) < 0)
+		log_warn("manual capture %ld: audit record not written: %s", id, err);
+}
 
 /* One control request: "capture [seconds=N] [packets=N]" or "status". */
 static void on_ctl(void *user, const char *line, char *reply, size_t len)
@@ -210,9 +239,14 @@ static void on_ctl(void *user, const char *line, char *reply, size_t len)
 	if (cmd && strcmp(cmd, "capture") == 0) {
 		double seconds = 30;
 		uint32_t packets = 10000;
+		const char *actor = NULL, *client = NULL;
 		for (char *kv; (kv = strtok_r(NULL, " \t", &save)) != NULL;) {
 			char *end;
-			if (strncmp(kv, "seconds=", 8) == 0) {
+			if (strncmp(kv, "actor=", 6) == 0 && kv[6]) {
+				actor = kv + 6;
+			} else if (strncmp(kv, "client=", 7) == 0 && kv[7]) {
+				client = kv + 7;
+			} else if (strncmp(kv, "seconds=", 8) == 0) {
 				seconds = strtod(kv + 8, &end);
 				if (end == kv + 8 || *end || !(seconds >= 1 && seconds <= 3600))
 					goto bad_value;
@@ -233,9 +267,11 @@ bad_value:
 		long id = pipeline_manual_capture(r->pl, seconds, packets, err, sizeof err);
 		if (id < 0)
 			o = json_pack("{s:b,s:s}", "ok", 0, "error", err);
-		else
+		else {
+			audit_capture(r, id, actor, client, seconds, packets);
 			o = json_pack("{s:b,s:I,s:f,s:I}", "ok", 1, "id", (json_int_t)id, "seconds",
 				      seconds, "packets", (json_int_t)packets);
+		}
 	} else if (cmd && strcmp(cmd, "status") == 0) {
 		struct pipeline_stats st;
 		struct detect_rates dr;
@@ -252,6 +288,17 @@ bad_value:
 			      (json_int_t)ss.ifdropped, "incident_open", open, "rates", "pps", dr.pps,
 			      "bps", dr.bps, "tcp_pps", dr.tcp_pps, "udp_pps", dr.udp_pps, "icmp_pps",
 			      dr.icmp_pps, "syn_pps", dr.syn_pps);
+		json_object_set_new(
+			o, "thresholds",
+			json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "pps", (json_int_t)r->th->pps,
+				  "mbps", (json_int_t)r->th->mbps, "syn_pps",
+				  (json_int_t)r->th->syn_pps, "udp_pps", (json_int_t)r->th->udp_pps,
+				  "icmp_pps", (json_int_t)r->th->icmp_pps, "host_pps",
+				  (json_int_t)r->th->host_pps, "host_mbps",
+				  (json_int_t)r->th->host_mbps));
+		json_object_set_new(o, "version", json_string(RINGCAP_VERSION));
+		json_object_set_new(o, "retention_days", json_real(r->retention_days));
+		json_object_set_new(o, "url_ttl_seconds", json_integer(r->url_ttl));
 	} else {
 		o = json_pack("{s:b,s:s}", "ok", 0, "error",
 			      "unknown request (expected `capture [seconds=N] [packets=N]' or `status')");
@@ -381,6 +428,8 @@ static void settings_defaults(struct run_settings *s)
 	s->th_icmp = dc.th.icmp_pps;
 	s->th_host_pps = dc.th.host_pps;
 	s->th_host_mbps = dc.th.host_mbps;
+	s->retention_days = 7;
+	s->url_ttl = HTTPD_DEFAULT_TTL;
 }
 
 /*
@@ -427,6 +476,8 @@ int cmd_run_main(int argc, char **argv)
 	struct run_settings s;
 	source_t *src = NULL;
 	pipeline_t *pl = NULL;
+	store_t *store = NULL;
+	httpd_t *http = NULL;
 
 	if (load_settings(&s, argc, argv, &rest, &help, &cfgtext, err, sizeof err) != 0) {
 		log_err("%s", err);
@@ -515,6 +566,18 @@ int cmd_run_main(int argc, char **argv)
 		.host_pps = s.th_host_pps,
 		.host_mbps = s.th_host_mbps,
 	};
+	struct store_config stc = {
+		.dir = s.outdir,
+		.retention_ns = (int64_t)(s.retention_days * 86400.0 * 1e9),
+		.worker = 1,
+	};
+	store = store_open(&stc, err, sizeof err);
+	if (!store) {
+		log_err("%s", err);
+		ret = 1;
+		goto out;
+	}
+	pc.store = store;
 	pl = pipeline_new(&pc, err, sizeof err);
 	if (!pl) {
 		log_err("%s", err);
@@ -532,8 +595,26 @@ int cmd_run_main(int argc, char **argv)
 		}
 		log_warn("%s; manual captures from the command line are not available", err);
 	}
-	struct run_ctx rctx = { .pl = pl, .src = src, .stats_only = stats_only,
-				.name = s.iface ? s.iface : s.file };
+	struct run_ctx rctx = { .pl = pl, .src = src, .store = store, .stats_only = stats_only,
+				.name = s.iface ? s.iface : s.file, .th = &pc.detect.th,
+				.retention_days = s.retention_days, .url_ttl = s.url_ttl };
+
+	/* the HTTP API: on by default when live, only when asked with -r */
+	const char *listen = s.http ? s.http : s.iface ? HTTPD_DEFAULT_LISTEN : "off";
+	if (strcmp(listen, "off") != 0) {
+		struct httpd_config hc = { .listen = listen, .public_url = s.public_url,
+					   .store = store, .url_ttl_s = s.url_ttl };
+		http = httpd_start(&hc, err, sizeof err);
+		if (!http && s.http) {
+			log_err("%s", err);
+			ret = 1;
+			goto out;
+		}
+		if (!http)
+			log_warn("%s; the HTTP API is off (choose another address with --http)", err);
+		else
+			log_info("HTTP API and console on http://%s/", httpd_address(http));
+	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -554,13 +635,18 @@ int cmd_run_main(int argc, char **argv)
 	}
 	if (stop_signal)
 		log_info("stopping on signal %d", (int)stop_signal);
+	httpd_stop(http);
+	http = NULL;
 	if (pipeline_finish(pl) != 0)
 		log_warn("some output could not be written completely (see the warnings above)");
+	store_drain(store);
 	struct pipeline_stats st;
 	pipeline_stats(pl, &st);
 	print_summary(src, s.iface, &st, s.outdir, s.save_pcap && !stats_only);
 out:
+	httpd_stop(http);
 	pipeline_free(pl);
+	store_close(store);
 	source_close(src);
 	ctl_close(ctl);
 	free(joined);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "pcapfile.h"
 #include "pcapng.h"
+#include "store.h"
 #include "topk.h"
 
 #define NS_PER_S 1000000000LL
@@ -252,6 +253,11 @@ static void write_meta(incidents_t *s, struct cap *c, int final)
 	snprintf(name, sizeof name, "%ld.rates.jsonl", c->id);
 	json_object_set_new(o, "rates_file", json_string(name));
 
+	c->meta_ms = mono_ms();
+	if (s->cfg.store) {
+		store_meta(s->cfg.store, c->id, o, final);
+		return;
+	}
 	char *text = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
 	json_decref(o);
 	if (!text) {
@@ -268,7 +274,6 @@ static void write_meta(incidents_t *s, struct cap *c, int final)
 	snprintf(name, sizeof name, "%ld.json", c->id);
 	write_whole(s, name, text, final);
 	free(text);
-	c->meta_ms = mono_ms();
 }
 
 /* ---- rates -------------------------------------------------------------------------------- */
@@ -332,6 +337,10 @@ static void cap_finish_file(incidents_t *s, struct cap *c)
 	if (r < 0)
 		log_warn("incident %ld: capture `%s/%s' may be incomplete: %s", c->id, s->dir,
 			 c->partname, strerror(-r));
+	if (s->cfg.store) {
+		store_seal(s->cfg.store, c->id, c->partname, s->cfg.pcapng ? "pcapng" : "pcap");
+		return;
+	}
 	char final[48];
 	snprintf(final, sizeof final, "%.*s", (int)(strlen(c->partname) - 5), c->partname);
 	if (renameat(s->dirfd, c->partname, s->dirfd, final) != 0) {
@@ -750,12 +759,16 @@ static void close_stale_meta(incidents_t *s, long id, const char *capture)
 		json_object_set_new(o, "resolve_reason", json_string("agent_restart"));
 		if (capture)
 			json_object_set_new(o, "pcap_file", json_string(capture));
+		log_warn("incident %ld was open when the agent stopped; marked resolved", id);
+		if (s->cfg.store) {
+			store_meta(s->cfg.store, id, o, 1);
+			return;
+		}
 		char *text = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
 		if (text) {
 			write_whole(s, name, text, 1);
 			free(text);
 		}
-		log_warn("incident %ld was open when the agent stopped; marked resolved", id);
 	}
 	json_decref(o);
 }
@@ -782,6 +795,16 @@ static int recover(incidents_t *s, char *err, size_t errlen)
 		if (id > max_id)
 			max_id = id;
 		size_t len = strlen(e->d_name);
+		const char *fmt = strstr(e->d_name, ".pcapng") ? "pcapng" : "pcap";
+		char plain[48];
+		snprintf(plain, sizeof plain, "%ld.%s", id, fmt);
+		if (s->cfg.store && strcmp(e->d_name, plain) == 0) {
+			/* a plaintext capture from a run without a store, or before a crash */
+			log_warn("incident %ld: plaintext capture `%s/%s' found; sealing it", id, s->dir,
+				 e->d_name);
+			store_seal(s->cfg.store, id, e->d_name, fmt);
+			continue;
+		}
 		if (len < 6 || strcmp(e->d_name + len - 5, ".part") != 0 || nstale == 64)
 			continue;
 		char path[PATH_MAX], final[48];
@@ -793,6 +816,15 @@ static int recover(incidents_t *s, char *err, size_t errlen)
 			long n = pcapfile_repair(path, &cut, rerr, sizeof rerr);
 			if (n < 0)
 				log_warn("incident %ld: %s", id, rerr);
+		}
+		if (s->cfg.store && strncmp(e->d_name, plain, strlen(plain)) == 0) {
+			log_warn("incident %ld: capture `%s' left by a crash; sealing it", id,
+				 e->d_name);
+			store_seal(s->cfg.store, id, e->d_name, fmt);
+			ids[nstale] = id;
+			caps[nstale][0] = 0;
+			nstale++;
+			continue;
 		}
 		if (renameat(s->dirfd, e->d_name, s->dirfd, final) == 0) {
 			log_warn("incident %ld: capture `%s' left by a crash kept as `%s'", id,
@@ -807,7 +839,7 @@ static int recover(incidents_t *s, char *err, size_t errlen)
 	for (long id = 1; id <= max_id && id <= 1000000; id++) {
 		const char *cap = NULL;
 		for (int i = 0; i < nstale; i++)
-			if (ids[i] == id)
+			if (ids[i] == id && caps[i][0])
 				cap = caps[i];
 		char name[48];
 		snprintf(name, sizeof name, "%ld.json", id);

@@ -15,7 +15,9 @@
  *                           while the incident is open and a last time when it resolves
  *   ID.rates.jsonl          one line per second of packet time: {"t":..., "pps":..., "bps":...}
  * A metadata file never names a capture that is not complete: "pcap_file" is set when the file
- * is renamed to its final name.
+ * is renamed to its final name. With an evidence store (the agent always has one), a finished
+ * ID.pcap.part is handed to the store instead, which seals it into ID.pcap.enc and removes the
+ * plaintext, and the store writes ID.json (store.h); "pcap_file" then names the sealed file.
  */
 #ifndef RINGCAP_INCIDENT_H
 #define RINGCAP_INCIDENT_H
@@ -27,6 +29,7 @@
 #include "ring.h"
 
 struct pcap_pkthdr;
+struct store;
 typedef struct incidents incidents_t;
 
 #define INCIDENT_MAX_OPEN 4 /* captures open at once: the automatic one and manual ones */
@@ -41,6 +44,8 @@ struct incidents_config {
 	uint32_t max_packets;   /* INCIDENT_MAX_PACKETS, ring included */
 	const char *source;     /* interface or file name, for the metadata */
 	int stats_only;         /* statistics-only mode: metadata, no captures */
+	struct store *store;    /* the evidence store: it writes the metadata and seals finished
+				   captures (store.h); NULL: plaintext ID.pcap and ID.json here */
 };
 
 /* What opened an incident. */

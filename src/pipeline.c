@@ -90,6 +90,7 @@ pipeline_t *pipeline_new(const struct pipeline_config *cfg, char *err, size_t er
 		goto fail;
 	snprintf(path, sizeof path, "%s/%s", cfg->outdir, incidents_subdir());
 	struct incidents_config ic = {
+		.store = cfg->store,
 		.dir = path,
 		.dlt = cfg->dlt,
 		.dlt_ext = cfg->dlt_ext,

@@ -20,6 +20,8 @@
 struct pcap_pkthdr;
 typedef struct pipeline pipeline_t;
 
+struct store;
+
 struct pipeline_config {
 	const char *outdir;      /* everything goes under it */
 	int dlt;                 /* link type of the source */
@@ -41,6 +43,7 @@ struct pipeline_config {
 	const char *source_name;
 	int stats_only;            /* no packets: interface counters only (pipeline_counts) */
 	int no_recorder;           /* no ring and no detector (to measure their cost) */
+	struct store *store;       /* evidence store for incident captures (NULL: plaintext) */
 };
 
 struct pipeline_stats {

@@ -100,6 +100,14 @@ int store_url_key(store_t *s, const char *kid, uint8_t key[VAULT_KEY_LEN], char 
 int store_open_capture(store_t *s, long id, vault_reader_t **out, struct db_incident *inc,
 		       char *err, size_t errlen);
 
+/*
+ * The "storage" object of the API and of ID.json for inc (from db_get_incident): {"state":
+ * "sealed"|"pending"|"expired"|"none", "encrypted", "file", "format", "plain_bytes",
+ * "sealed_bytes", "sha256", "key_id", "sealed_at", "retention_days", "expires_at", "export"}.
+ * A new reference; NULL only when out of memory.
+ */
+json_t *store_storage_json(const store_t *s, const struct db_incident *inc);
+
 /* One retention sweep at now_ns (the worker calls it; `ringcap retention' too). Returns the number
  * of captures deleted, or -1 (err). */
 int store_sweep(store_t *s, int64_t now_ns, char *err, size_t errlen);

@@ -10,7 +10,7 @@ export ROOT=$PWD
 export RINGCAP=$ROOT/$BUILD/ringcap
 export TOOLS=$ROOT/$BUILD/tools
 export CORPUS=${CORPUS:-$(realpath -m "$ROOT/../shared/corpus")}
-export TESTOUT=$ROOT/test-output/$BUILD
+export TESTOUT=${TESTOUT:-$ROOT/test-output/$BUILD}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 only=${1:-}

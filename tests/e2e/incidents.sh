@@ -34,7 +34,7 @@ check long-capture-10000 test "$(meta "$D" .pcap_packets 1)" = 10000
 check long-cap-reached test "$(meta "$D" .cap_reached 1)" = true
 check long-seen-past-cap test "$(meta "$D" .packets_seen 1)" -gt 10000
 check long-state-resolved test "$(meta "$D" .state 1)" = resolved
-cap=$D/incidents/$(meta "$D" .pcap_file 1)
+cap=$(incident_pcap "$D" 1)
 check long-capinfos capinfos "$cap"
 at=$(is_slice "$WORK/long.pcap" "$cap")
 check long-consecutive-input-packets test -n "$at"
@@ -59,7 +59,7 @@ n=$(meta "$D" .pcap_packets 1)
 # 500 ring packets (at 20,000 pps all of them flood), the rest of the flood, then the quiet
 # packets until the resolve 2 s later
 check short-holds-ring-and-flood test "$n" -gt 2500 -a "$n" -lt 3100
-check short-consecutive test -n "$(is_slice "$WORK/short.pcap" "$D/incidents/$(meta "$D" .pcap_file 1)")"
+check short-consecutive test -n "$(is_slice "$WORK/short.pcap" "$(incident_pcap "$D" 1)")"
 end=$(sed -n 's/^phase syn .*end=\([0-9.]*\)$/\1/p' "$WORK/short.phases")
 res=$(to_epoch "$(meta "$D" .resolved_at 1)")
 check short-resolves-after-quiet test "$(echo "$res - $end >= 2 && $res - $end <= 2.5" | bc -l)" = 1
@@ -76,7 +76,8 @@ check dip-one-incident test "$(ids "$WORK/dip" | wc -l)" = 1
 
 # 5. pcapng: the trigger in the section comment, every packet marked pre-trigger or incident.
 "$RINGCAP" run -q -r "$WORK/short.pcap" -o "$WORK/ng" "${RUNOPTS[@]}" --incident-format pcapng >/dev/null 2>&1
-ng=$WORK/ng/incidents/$(meta "$WORK/ng" .pcap_file 1)
+ng=$(incident_pcap "$WORK/ng" 1)
+check pcapng-sealed-name test "$(meta "$WORK/ng" .pcap_file 1)" = 1.pcapng.enc
 check pcapng-name test "${ng##*.}" = pcapng
 tshark -r "$ng" -T fields -e frame.comment 2>/dev/null | sort | uniq -c >"$WORK/ng.comments"
 check pcapng-500-pre-trigger grep -qE '^ +500 pre-trigger$' "$WORK/ng.comments"
@@ -90,7 +91,7 @@ check incidents-lists-two test "$(echo "$out" | grep -cE '^[0-9]+ +resolved')" =
 check incidents-json test "$("$RINGCAP" incidents -o "$WORK/two" --json | jq -s length)" = 2
 check show-json test "$("$RINGCAP" incident show 1 -o "$WORK/two" --json | jq -r .id)" = 1
 "$RINGCAP" incident pcap 1 -o "$WORK/two" -w "$WORK/exported.pcap"
-check pcap-export-equal cmp -s "$WORK/exported.pcap" "$WORK/two/incidents/$(meta "$WORK/two" .pcap_file 1)"
+check pcap-export-equal test "$(sha256sum <"$WORK/exported.pcap" | cut -d" " -f1)" = "$(meta "$WORK/two" .storage.sha256 1)"
 "$RINGCAP" incident show 99 -o "$WORK/two" 2>"$WORK/e99"; rc=$?
 check show-unknown-id test $rc = 1 -a -n "$(grep 'no incident 99' "$WORK/e99")"
 "$RINGCAP" incident show abc -o "$WORK/two" 2>/dev/null; rc=$?

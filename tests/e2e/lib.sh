@@ -26,3 +26,12 @@ stop_wait() {
 	if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; return 124; fi
 	wait "$pid"
 }
+
+# incident_pcap DIR ID: decrypts incident ID's sealed capture under DIR into $WORK/DIR-basename.ID.pcap
+# (pcapng keeps its extension) and prints that path (nothing if it fails).
+incident_pcap() {
+	local ext out
+	ext=$(jq -r '.pcap_format // "pcap"' "$1/incidents/$2.json" 2>/dev/null)
+	out=$WORK/$(basename "$1").$2.$ext
+	"$RINGCAP" incident pcap "$2" -o "$1" -w "$out" >/dev/null 2>&1 && echo "$out"
+}
