@@ -24,7 +24,10 @@
  * newline and appends a "torn_record" record naming its offset and length, chained to the last
  * good record. `audit verify' reports such a line as acknowledged damage, not as tampering.
  *
- * Files are created mode 0600 in DIR/audit (0700).
+ * Files are created mode 0600 in DIR/audit (0700). Readers (audit_verify, audit_list) take a
+ * shared flock(), so they never see half a line. The written line is the canonical form with
+ * "hash" added (all keys sorted), so the stored bytes are fully determined by the record: a line
+ * whose bytes differ from that serialisation fails verification even if its content hashes right.
  */
 #ifndef RINGCAP_AUDIT_H
 #define RINGCAP_AUDIT_H
@@ -46,8 +49,9 @@ typedef struct audit audit_t;
 /*
  * Opens (creating if needed) DIR/audit/audit.jsonl for appending; checks the last line (torn ->
  * repaired and recorded as above). Checkpoints are signed with the audit subkey of keys' primary
- * key, derived here (keys is only used during this call). Returns 0 and *out, or -1 with a
- * message in err.
+ * key, derived here (keys is only used during this call). Creates DIR and DIR/audit (0700) if
+ * missing. After fork(), a child opens its own audit_t rather than using the parent's. Returns 0
+ * and *out, or -1 with a message in err.
  */
 int audit_open(const char *dir, const keys_t *keys, audit_t **out, char *err, size_t errlen);
 
@@ -55,7 +59,9 @@ int audit_open(const char *dir, const keys_t *keys, audit_t **out, char *err, si
  * Appends one record: event (e.g. "url_issued"), and the members of fields (may be NULL; the
  * reference is stolen) merged in; "seq", "time", "prev_hash" and "hash" are set here and any
  * such member of fields is ignored. Thread-safe. Returns the record's seq (> 0), or -1 with a
- * message in err (the record was not written).
+ * message in err (the record was not written; also when fields is not an object or the line
+ * would exceed 1 MiB). A checkpoint due after the record that cannot be written is logged
+ * (log_warn), not returned: the record itself is in the trail.
  *
  * Events and their fields used by ringcap:
  *   url_issued         actor, client, incident, url_id, expires
@@ -64,7 +70,8 @@ int audit_open(const char *dir, const keys_t *keys, audit_t **out, char *err, si
  *   request_denied     actor (or null), client, method, path (no query string), status, reason
  *   capture_started    actor, client, incident, seconds, packets
  *   retention_deleted  incident, file, resolved_at, retention_days
- *   key_rotated        key_id, files_rewrapped
+ *   key_rotated        key_id, files_rewrapped, files_failed
+ *   capture_decrypted  actor ("cli"), incident, file (where it was written), bytes, sha256
  *   token_added / token_revoked   name
  *   torn_record        offset, length
  */
@@ -81,9 +88,14 @@ void audit_close(audit_t *a);
  * previous hash, each hash matches the canonical form; every checkpoint's signature verifies
  * under the public key of its key_id in keys, its seq is within the trail and its head equals
  * that record's hash. Prints one line per problem to report (the first record that does not
- * verify is named by line number and seq, with what is wrong), and a summary line. Returns 0 when all is intact
- * (acknowledged torn lines allowed), 1 when anything does not verify, -1 when the trail cannot be
- * read (err).
+ * verify is named by line number and seq, with what is wrong), and a summary line:
+ *   audit trail `DIR/audit/audit.jsonl': 42 records, 4 checkpoints: intact
+ * (or ": NOT intact, N problems"). report may be NULL. Returns 0 when all is intact (acknowledged
+ * torn lines allowed), 1 when anything does not verify, -1 when the trail cannot be read (err).
+ * A missing trail is intact with 0 records unless checkpoints name records. A checkpoint line
+ * that is not JSON at all (a torn write) is reported and ignored, since removing a checkpoint
+ * cannot be detected either; one that parses but does not verify is a failure, and so is a
+ * checkpoint whose key_id is not in keys.
  */
 int audit_verify(const char *dir, const keys_t *keys, FILE *report, char *err, size_t errlen);
 
@@ -91,6 +103,8 @@ int audit_verify(const char *dir, const keys_t *keys, FILE *report, char *err, s
  * Reads records for listing, newest first: those with seq < before_seq (0: from the newest), at
  * most limit. Returns a new JSON array (caller decrefs) or NULL with a message in err. *total
  * gets the number of records if total is not NULL. Lines that do not parse are skipped.
+ * "Newest first" is file order reversed. limit 0 gives an empty array (and *total); a negative
+ * limit is an error; a missing trail gives an empty array. Records are not verified here.
  */
 json_t *audit_list(const char *dir, long before_seq, int limit, long *total, char *err,
 		   size_t errlen);

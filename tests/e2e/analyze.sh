@@ -237,7 +237,7 @@ run top3 endpoints "$IN" --top 1
 check options-after-file test "$(grep -cE '^[0-9]+\.' "$WORK/top3.out")" = 1
 for c in protocols endpoints suspicious; do
 	run "json-$c" "$c" --json "$IN"
-	check "json-$c" jq -e . "$WORK/json-$c.out" >/dev/null
+	check "json-$c" quiet jq -e . "$WORK/json-$c.out"
 done
 
 # --- progress bar: on a terminal only ---

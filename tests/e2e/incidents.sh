@@ -35,7 +35,7 @@ check long-cap-reached test "$(meta "$D" .cap_reached 1)" = true
 check long-seen-past-cap test "$(meta "$D" .packets_seen 1)" -gt 10000
 check long-state-resolved test "$(meta "$D" .state 1)" = resolved
 cap=$(incident_pcap "$D" 1)
-check long-capinfos capinfos "$cap"
+check long-capinfos quiet capinfos "$cap"
 at=$(is_slice "$WORK/long.pcap" "$cap")
 check long-consecutive-input-packets test -n "$at"
 ff=$(first_of "$WORK/long.phases" syn)

@@ -35,3 +35,6 @@ incident_pcap() {
 	out=$WORK/$(basename "$1").$2.$ext
 	"$RINGCAP" incident pcap "$2" -o "$1" -w "$out" >/dev/null 2>&1 && echo "$out"
 }
+
+# quiet CMD...: runs CMD with its output discarded (for `check NAME quiet CMD...')
+quiet() { "$@" >/dev/null 2>&1; }

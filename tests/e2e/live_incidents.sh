@@ -46,7 +46,7 @@ check live-sanitizer-clean sanitizer_clean "$WORK/live.err"
 check live-one-incident test "$(meta "$D" .trigger.threshold 1)" = syn_pps
 check live-pre-trigger-packets test "$(meta "$D" .pre_trigger_packets 1)" -gt 0
 cap=$(incident_pcap "$D" 1)
-check live-capture-readable capinfos "$cap"
+check live-capture-readable quiet capinfos "$cap"
 # the capture starts with quiet packets (ring) and goes on with the burst
 first_proto=$(tshark -r "$cap" -c 1 -T fields -e tcp.flags.syn -e tcp.dstport 2>/dev/null)
 check live-capture-starts-before-burst test "$first_proto" != "$(printf '1\t80')"

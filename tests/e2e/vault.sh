@@ -31,7 +31,7 @@ n=$("$TOOLS/pcapdigest" --list "$WORK/1.pcap" 2>/dev/null | wc -l)
 check decrypted-packets test "$n" = "$(meta "$D" .pcap_packets 1)"
 check decrypted-sha256 test "$(sha256sum <"$WORK/1.pcap" | cut -d' ' -f1)" = "$(meta "$D" .storage.sha256 1)"
 check decrypted-size test "$(stat -c %s "$WORK/1.pcap")" = "$(meta "$D" .storage.plain_bytes 1)"
-check decrypted-opens capinfos "$WORK/1.pcap" >/dev/null
+check decrypted-opens quiet capinfos "$WORK/1.pcap"
 # the capture holds input packets: its first packet is one of the flood file's
 first=$("$TOOLS/pcapdigest" --list "$WORK/1.pcap" | head -n 1)
 check decrypted-is-input grep -qxF "$first" <("$TOOLS/pcapdigest" --list "$WORK/flood.pcap")
@@ -92,7 +92,7 @@ check crash-sealed test -s "$C/incidents/1.pcap.enc"
 check crash-plaintext-gone test ! -e "$C/incidents/1.pcap.part" -a ! -e "$C/incidents/1.pcap"
 check crash-reported grep -q "left by a crash" "$WORK/crash2.err"
 "$RINGCAP" incident pcap 1 -o "$C" -w "$WORK/crash.pcap" 2>/dev/null
-check crash-decrypts capinfos "$WORK/crash.pcap" >/dev/null
+check crash-decrypts quiet capinfos "$WORK/crash.pcap"
 check crash-meta-resolved test "$(meta "$C" .resolve_reason 1)" = agent_restart
 
 # 4. Key rotation: a new primary; old files re-wrapped and readable; new files under the new key.
