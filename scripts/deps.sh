@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(gcc libc6-dev make pkg-config libpcap-dev libjansson-dev libssl-dev libsqlite3-dev
       libmicrohttpd-dev libcurl4-openssl-dev)
 if [[ ${1:-} == --test ]]; then
-	pkgs+=(socat tcpdump tshark wireshark-common tcpreplay softflowd jq iproute2 procps util-linux time bc curl wget
+	pkgs+=(socat tcpdump tshark wireshark-common tcpreplay softflowd jq iproute2 procps util-linux time bc curl wget awscli
 	       libc6-dev)
 fi
 missing=()
