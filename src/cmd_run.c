@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -518,6 +519,13 @@ int cmd_run_main(int argc, char **argv)
 		.filter = s.filter,
 		.filter_origin = forigin,
 	};
+	/* threads started from here on (reader, writers, store, HTTP) leave SIGINT/SIGTERM to
+	   this thread, whose loop polls */
+	sigset_t stopsigs, oldmask;
+	sigemptyset(&stopsigs);
+	sigaddset(&stopsigs, SIGINT);
+	sigaddset(&stopsigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stopsigs, &oldmask);
 	int rc = source_open(&so, &src, err, sizeof err);
 	int stats_only = 0;
 	if (rc == SOURCE_EPERM && s.iface) {
@@ -623,6 +631,7 @@ int cmd_run_main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 
 	ret = 0;
 	if (stats_only) {

@@ -7,7 +7,9 @@
  * of JSON, then the connection is closed. Only the owner (root) can connect: the socket is
  * created with mode 0600. `ringcap capture' is the client; the HTTP API uses the same requests.
  *
- * Requests:  capture [seconds=N] [packets=N]     -> {"ok":true,"id":7,...}
+ * Requests:  capture [seconds=N] [packets=N] [actor=NAME] [client=ADDR]
+ *                                                -> {"ok":true,"id":7,...}
+ *            (actor and client go to the audit trail's capture_started record; default "cli")
  *            status                              -> {"ok":true,...counters...}
  */
 #ifndef RINGCAP_CTL_H

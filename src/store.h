@@ -7,7 +7,9 @@
  * writing so that the capture loop never waits on a disk or a cipher:
  *   - metadata: incident.c hands every new version of an incident's metadata to store_meta();
  *     the worker writes DIR/incidents/ID.json (temporary file + rename; fsync when final), with
- *     the storage members merged in, and upserts the index row. The worker is the only writer of
+ *     the storage members merged in ("pcap_file" and "storage"), and upserts the index row (whose
+ *     copy of the metadata is the version without "storage": readers build that object from
+ *     the row with store_storage_json()). The worker is the only writer of
  *     ID.json while a store is open.
  *   - sealing: store_seal() queues a finished plaintext capture (DIR/incidents/ID.pcap.part,
  *     closed and fsync'd); the worker seals it under the primary key into ID.pcap.enc.tmp,
