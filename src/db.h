@@ -68,7 +68,9 @@ struct db_incident {
 /*
  * Opens (creating if missing, unless readonly) dir/index.db and migrates it to
  * DB_SCHEMA_VERSION. readonly opens an existing file for reading only (DB_ENOTFOUND if there is
- * none). Returns 0 and *out, or a negative code with a message in err and *out = NULL.
+ * none). Returns 0 and *out, or a negative code with a message in err and *out = NULL. Refused
+ * (DB_ERROR): a file that is not an SQLite database, a schema newer than DB_SCHEMA_VERSION, and
+ * read-only, a schema older than it (a read-only handle cannot migrate). Created with mode 0600.
  */
 int db_open(const char *dir, int readonly, db_t **out, char *err, size_t errlen);
 
@@ -87,7 +89,10 @@ int db_schema_version(db_t *d);
  */
 int db_put_incident(db_t *d, const char *meta_json, int64_t wall_ns, char *err, size_t errlen);
 
-/* Records the incident's sealed capture file (insert or replace). The incident row must exist. */
+/*
+ * Records the incident's sealed capture file (insert or replace), synced (synchronous=FULL)
+ * before it returns. The incident row must exist: DB_ERROR otherwise.
+ */
 int db_put_file(db_t *d, long id, const struct db_file *f, char *err, size_t errlen);
 
 /* Reads one incident (and its file row). DB_ENOTFOUND if there is no such incident. */
@@ -102,7 +107,7 @@ int db_get_meta(db_t *d, long id, char **out, char *err, size_t errlen);
 /*
  * Lists incidents newest first (highest id first), those with id < before_id (0: from the
  * newest), at most limit of them, into out[] (capacity limit). Returns how many were written
- * (>= 0) or DB_ERROR. *total gets the number of incidents in the index if total is not NULL.
+ * (>= 0) or DB_ERROR (also for limit < 0; limit 0 only counts). *total gets the number of incidents in the index if total is not NULL.
  */
 int db_list_incidents(db_t *d, long before_id, int limit, struct db_incident *out, long *total,
 		      char *err, size_t errlen);
@@ -110,12 +115,15 @@ int db_list_incidents(db_t *d, long before_id, int limit, struct db_incident *ou
 /*
  * Incidents whose capture is due for deletion at now_ns: resolved, resolved_wall_ns +
  * retention_ns <= now_ns, a file row not yet deleted. Writes up to max ids to ids (oldest first);
- * returns how many or DB_ERROR.
+ * returns how many or DB_ERROR (also for a negative retention_ns).
  */
 int db_due_for_retention(db_t *d, int64_t now_ns, int64_t retention_ns, long *ids, int max,
 			 char *err, size_t errlen);
 
-/* Marks the capture of id deleted at now_ns for reason and the incident expired. */
+/*
+ * Marks the capture of id deleted at now_ns for reason and the incident expired, in one
+ * transaction. DB_ENOTFOUND if id has no file row. Marking again keeps the first time and reason.
+ */
 int db_mark_deleted(db_t *d, long id, int64_t now_ns, const char *reason, char *err,
 		    size_t errlen);
 
