@@ -18,5 +18,6 @@ int cmd_token_main(int argc, char **argv); /* cmd_serve.c */
 int cmd_audit_main(int argc, char **argv); /* cmd_audit.c */
 int cmd_keys_main(int argc, char **argv);  /* cmd_vault.c */
 int cmd_retention_main(int argc, char **argv); /* cmd_vault.c */
+int cmd_export_main(int argc, char **argv);    /* cmd_export.c */
 
 #endif

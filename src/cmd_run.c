@@ -16,6 +16,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "detect.h"
+#include "export.h"
 #include "httpd.h"
 #include "log.h"
 #include "pipeline.h"
@@ -39,6 +40,7 @@ struct run_settings {
 	const char *http, *public_url;
 	double retention_days;
 	uint32_t url_ttl;
+	struct export_settings s3;
 };
 
 #define OFF(f) offsetof(struct run_settings, f)
@@ -106,6 +108,7 @@ static const struct cfg_opt run_opts[] = {
 	  "base of signed download URLs (default http://ADDR:PORT of --http)" },
 	{ "URL_TTL_SECONDS", "url-ttl", 0, CFG_U32, OFF(url_ttl), 1, 86400 * 7, NULL, "S",
 	  "signed download URLs expire after S seconds (default 900)" },
+	EXPORT_OPTS(struct run_settings, s3),
 	{ "RINGCAP_CONFIG", "config", 0, CFG_STR, OFF(config_file), 0, 0, NULL, "FILE",
 	  "read settings from FILE: `key = value' lines, keys as the flags or variables" },
 	{ NULL, "no-recorder", 0, CFG_SET, OFF(no_recorder), 1, 0, NULL, NULL,
@@ -152,6 +155,18 @@ static char *join_args(int argc, char **argv)
 	for (int i = 0; i < argc; i++)
 		p += snprintf(p, len - (size_t)(p - s), "%s%s", i ? " " : "", argv[i]);
 	return s;
+}
+
+/* The export line of the summary. */
+static void print_export(exporter_t *exp, const struct export_config *ec)
+{
+	struct export_stats es;
+	if (!exp)
+		return;
+	export_stats(exp, &es);
+	printf("  exported to S3        %u uploaded, %u to retry, %u failed -> s3://%s/%s%s%s/\n",
+	       es.done, es.retried, es.failed, ec->bucket, ec->prefix, ec->prefix[0] ? "/" : "",
+	       ec->agent);
 }
 
 static void print_summary(source_t *src, const char *iface, const struct pipeline_stats *st,
@@ -479,7 +494,10 @@ int cmd_run_main(int argc, char **argv)
 	pipeline_t *pl = NULL;
 	store_t *store = NULL;
 	httpd_t *http = NULL;
+	exporter_t *exp = NULL;
+	struct export_config ec;
 
+	memset(&ec, 0, sizeof ec);
 	if (load_settings(&s, argc, argv, &rest, &help, &cfgtext, err, sizeof err) != 0) {
 		log_err("%s", err);
 		goto out;
@@ -487,6 +505,10 @@ int cmd_run_main(int argc, char **argv)
 	if (help) {
 		usage(stdout);
 		ret = 0;
+		goto out;
+	}
+	if (export_config_load(&s.s3, 0, &ec, err, sizeof err) != 0) {
+		log_err("%s", err);
 		goto out;
 	}
 	/* where the filter came from, for the error message if it does not compile */
@@ -578,6 +600,7 @@ int cmd_run_main(int argc, char **argv)
 		.dir = s.outdir,
 		.retention_ns = (int64_t)(s.retention_days * 86400.0 * 1e9),
 		.worker = 1,
+		.export_incidents = ec.mode != EXPORT_OFF && !stats_only,
 	};
 	store = store_open(&stc, err, sizeof err);
 	if (!store) {
@@ -586,6 +609,18 @@ int cmd_run_main(int argc, char **argv)
 		goto out;
 	}
 	pc.store = store;
+	if (ec.mode != EXPORT_OFF && !stats_only) {
+		exp = export_new(store, &ec, err, sizeof err);
+		if (!exp) {
+			log_err("%s", err);
+			ret = 1;
+			goto out;
+		}
+		if (ec.mode == EXPORT_INCIDENTS_PCAPS) {
+			pc.pcap_finished = export_pcap_finished;
+			pc.pcap_finished_ud = exp;
+		}
+	}
 	pl = pipeline_new(&pc, err, sizeof err);
 	if (!pl) {
 		log_err("%s", err);
@@ -602,6 +637,20 @@ int cmd_run_main(int argc, char **argv)
 			goto out;
 		}
 		log_warn("%s; manual captures from the command line are not available", err);
+	}
+	/* the export worker starts once this agent is known to be the only one on DIR */
+	if (exp) {
+		char pdir[4200];
+		snprintf(pdir, sizeof pdir, "%s/pcaps", s.outdir);
+		if (export_start(exp, pdir, err, sizeof err) != 0) {
+			log_err("%s", err);
+			ret = 1;
+			goto out;
+		}
+		log_info("exporting %s to s3://%s/%s%s%s/ at %s",
+			 ec.mode == EXPORT_INCIDENTS_PCAPS ? "incidents and continuous files"
+							   : "incidents",
+			 ec.bucket, ec.prefix, ec.prefix[0] ? "/" : "", ec.agent, ec.endpoint);
 	}
 	struct run_ctx rctx = { .pl = pl, .src = src, .store = store, .stats_only = stats_only,
 				.name = s.iface ? s.iface : s.file, .th = &pc.detect.th,
@@ -649,12 +698,19 @@ int cmd_run_main(int argc, char **argv)
 	if (pipeline_finish(pl) != 0)
 		log_warn("some output could not be written completely (see the warnings above)");
 	store_drain(store);
+	/* after a file (not a signal): every export due now is tried once before the end; what
+	   fails stays queued for the next start or `ringcap export' */
+	if (exp && !stop_signal && !source_is_live(src))
+		export_drain(exp, &stop_signal);
 	struct pipeline_stats st;
 	pipeline_stats(pl, &st);
 	print_summary(src, s.iface, &st, s.outdir, s.save_pcap && !stats_only);
+	print_export(exp, &ec);
 out:
 	httpd_stop(http);
 	pipeline_free(pl);
+	export_free(exp);
+	export_config_clear(&ec);
 	store_close(store);
 	source_close(src);
 	ctl_close(ctl);

@@ -3,6 +3,7 @@
  *   ringcap serve [-o DIR] [--http ADDR:PORT] [--public-url BASE] [--retention-days D]
  *                 [--url-ttl S]
  *   ringcap url ID [-o DIR] [--ttl SECONDS] [--public-url BASE]
+ *   ringcap url ID --s3 [-o DIR] [--ttl SECONDS] [S3 settings]   (presigned GET from the bucket)
  *   ringcap token add NAME [-o DIR] | token list [-o DIR] | token revoke NAME [-o DIR]
  */
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "audit.h"
 #include "cmd.h"
 #include "config.h"
+#include "export.h"
 #include "flow_json.h"
 #include "httpd.h"
 #include "keys.h"
@@ -37,7 +39,8 @@ struct serve_settings {
 	const char *outdir, *http, *public_url;
 	double retention_days;
 	uint32_t url_ttl;
-	int verbose, quiet, json;
+	int verbose, quiet, json, s3;
+	struct export_settings s3cfg;
 };
 
 #define OFF(f) offsetof(struct serve_settings, f)
@@ -65,6 +68,9 @@ static const struct cfg_opt url_opts[] = {
      "base of the URL (default: the running server's, from DIR/http.json, else "
      "http://127.0.0.1:8080)"},
     {NULL, "json", 0, CFG_SET, OFF(json), 1, 0, NULL, NULL, "print JSON"},
+    {NULL, "s3", 0, CFG_SET, OFF(s3), 1, 0, NULL, NULL,
+     "a presigned S3 GET URL of the exported capture, straight from the bucket"},
+    EXPORT_S3_OPTS(struct serve_settings, s3cfg),
 };
 static const struct cfg_opt token_opts[] = {
     {NULL, "output", 'o', CFG_STR, OFF(outdir), 0, 0, NULL, "DIR",
@@ -215,6 +221,95 @@ static long parse_id(const char *s)
 	return v;
 }
 
+/*
+ * `ringcap url ID --s3': a SigV4 presigned GET URL of the incident's exported capture, so that
+ * a download does not pass through the agent. The object must be exported (queue row done).
+ */
+static int url_s3(const struct serve_settings *s, long id)
+{
+	char err[S3_ERRBUF_SIZE + 512], ref[24], url[4096], when[48];
+	struct export_config ec;
+	struct db_export row;
+	struct s3_config sc;
+	s3_t *c = NULL;
+	int ret = 1;
+	if (export_config_load(&s->s3cfg, 1, &ec, err, sizeof err) != 0) {
+		log_err("%s", err);
+		return EXIT_USAGE;
+	}
+	struct stat st;
+	store_t *store = NULL;
+	if (stat(s->outdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		log_err("no evidence folder `%s' (give the agent's -o DIR)", s->outdir);
+		goto out;
+	}
+	struct store_config stc = {.dir = s->outdir, .retention_ns = 0, .worker = 0};
+	store = store_open(&stc, err, sizeof err);
+	if (!store) {
+		log_err("%s", err);
+		goto out;
+	}
+	snprintf(ref, sizeof ref, "%ld", id);
+	int rc = db_export_get(store_db(store), "incident", ref, &row, err, sizeof err);
+	if (rc == DB_ENOTFOUND) {
+		log_err("incident %ld is not exported to S3 (not in the export queue: `ringcap "
+			"export %ld')", id, id);
+		goto out;
+	}
+	if (rc != 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (strcmp(row.state, "done") != 0) {
+		log_err("incident %ld is not exported yet (export %s%s%s)", id, row.state,
+			row.last_error[0] ? ": " : "", row.last_error);
+		goto out;
+	}
+	if (strcmp(row.bucket, ec.bucket) != 0) {
+		log_err("incident %ld was exported to bucket `%s', not to S3_BUCKET `%s'", id,
+			row.bucket, ec.bucket);
+		goto out;
+	}
+	export_s3_config(&ec, &sc);
+	c = s3_new(&sc, err, sizeof err);
+	if (!c) {
+		log_err("%s", err);
+		goto out;
+	}
+	time_t now = (time_t)(store_now_ns() / NS_PER_S);
+	if (s3_presign_get(c, row.object_key, (long)s->url_ttl, now, url, sizeof url, err,
+			   sizeof err) != 0) {
+		log_err("cannot sign the S3 URL: %s", err);
+		goto out;
+	}
+	flow_json_time(((int64_t)now + s->url_ttl) * NS_PER_S, when, sizeof when);
+	json_t *f = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "actor", "cli", "client", "local",
+			      "incident", (json_int_t)id, "bucket", row.bucket, "key",
+			      row.object_key, "expires", when);
+	if (audit_append(store_audit(store), "s3_url_issued", f, err, sizeof err) < 0) {
+		log_err("the audit trail cannot be written, so no URL is issued: %s", err);
+		goto out;
+	}
+	if (s->json) {
+		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I}", "url", url, "bucket", row.bucket,
+				      "key", row.object_key, "expires_at", when, "expires_in",
+				      (json_int_t)s->url_ttl);
+		char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		printf("%s\n", t ? t : "{}");
+		free(t);
+		json_decref(o);
+	} else {
+		printf("%s\n", url);
+		printf("expires at %s (in %" PRIu32 " s)\n", when, s->url_ttl);
+	}
+	ret = 0;
+out:
+	s3_free(c);
+	export_config_clear(&ec);
+	store_close(store);
+	return ret;
+}
+
 int cmd_url_main(int argc, char **argv)
 {
 	struct serve_settings s;
@@ -224,7 +319,8 @@ int cmd_url_main(int argc, char **argv)
 	uint8_t key[VAULT_KEY_LEN];
 	struct urlsign_params p;
 	struct db_incident inc;
-	const char *usage = "ringcap url ID [-o DIR] [--ttl SECONDS] [--public-url BASE] [--json]";
+	const char *usage = "ringcap url ID [-o DIR] [--ttl SECONDS] [--public-url BASE] [--json]\n"
+			    "       ringcap url ID --s3 [-o DIR] [--ttl SECONDS] [--json] [S3 settings]";
 	int rc = parse(url_opts, N_OPTS(url_opts), &s, argc, argv, pos, 1, &npos, usage);
 	if (rc >= 0)
 		return rc;
@@ -238,6 +334,8 @@ int cmd_url_main(int argc, char **argv)
 			URLSIGN_ID_MAX);
 		return EXIT_USAGE;
 	}
+	if (s.s3)
+		return url_s3(&s, id);
 	const char *b = s.public_url;
 	if (!b || !*b)
 		b = running_public_url(s.outdir, base, sizeof base) == 0

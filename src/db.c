@@ -53,6 +53,16 @@ static const char *const migrations[] = {
 	" format TEXT NOT NULL, plain_bytes INTEGER, sealed_bytes INTEGER, sha256 TEXT,"
 	" key_id TEXT, sealed_ns INTEGER, deleted_ns INTEGER, deleted_reason TEXT);"
 	"CREATE INDEX incidents_resolved_wall ON incidents(resolved_wall_ns);",
+	/* 1 -> 2: the export queue */
+	"CREATE TABLE export_queue("
+	" id INTEGER PRIMARY KEY, kind TEXT NOT NULL CHECK(kind IN ('incident', 'pcap')),"
+	" ref TEXT NOT NULL,"
+	" state TEXT NOT NULL CHECK(state IN ('queued', 'uploading', 'done', 'failed')),"
+	" attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ns INTEGER NOT NULL DEFAULT 0,"
+	" last_error TEXT, bucket TEXT, object_key TEXT, etag TEXT, size INTEGER, sha256 TEXT,"
+	" upload_id TEXT, owner TEXT, queued_ns INTEGER, started_ns INTEGER, done_ns INTEGER,"
+	" updated_ns INTEGER, UNIQUE(kind, ref));"
+	"CREATE INDEX export_queue_due ON export_queue(state, next_attempt_ns);",
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == DB_SCHEMA_VERSION,
 	       "one migration per schema version");
@@ -760,6 +770,397 @@ out:
 	sqlite3_finalize(st);
 	rollback(d);
 	sqlite3_exec(d->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	pthread_mutex_unlock(&d->mu);
+	return ret;
+}
+
+/* ---- the export queue ---- */
+
+#define EXPORT_SELECT                                                                          \
+	"SELECT id, kind, ref, state, attempts, next_attempt_ns, last_error, bucket, object_key,"  \
+	" etag, size, sha256, upload_id, owner, queued_ns, started_ns, done_ns, updated_ns"       \
+	" FROM export_queue"
+
+static int kind_ok(const char *kind)
+{
+	return kind && (!strcmp(kind, "incident") || !strcmp(kind, "pcap"));
+}
+
+static void read_export(sqlite3_stmt *st, struct db_export *e)
+{
+	memset(e, 0, sizeof *e);
+	e->row = (long)sqlite3_column_int64(st, 0);
+	col_str(st, 1, e->kind, sizeof e->kind);
+	col_str(st, 2, e->ref, sizeof e->ref);
+	col_str(st, 3, e->state, sizeof e->state);
+	e->attempts = sqlite3_column_int(st, 4);
+	e->next_attempt_ns = sqlite3_column_int64(st, 5);
+	col_str(st, 6, e->last_error, sizeof e->last_error);
+	col_str(st, 7, e->bucket, sizeof e->bucket);
+	col_str(st, 8, e->object_key, sizeof e->object_key);
+	col_str(st, 9, e->etag, sizeof e->etag);
+	e->size = (uint64_t)sqlite3_column_int64(st, 10);
+	col_str(st, 11, e->sha256, sizeof e->sha256);
+	col_str(st, 12, e->upload_id, sizeof e->upload_id);
+	col_str(st, 13, e->owner, sizeof e->owner);
+	e->queued_ns = sqlite3_column_int64(st, 14);
+	e->started_ns = sqlite3_column_int64(st, 15);
+	e->done_ns = sqlite3_column_int64(st, 16);
+	e->updated_ns = sqlite3_column_int64(st, 17);
+}
+
+int db_export_enqueue(db_t *d, const char *kind, const char *ref, int64_t now_ns, char *err,
+		      size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = DB_ERROR;
+
+	if (!kind_ok(kind) || !ref || !*ref || strlen(ref) >= sizeof(((struct db_export *)0)->ref))
+		return errf(d->path, err, errlen, "cannot queue `%s' `%s' for export: bad kind or "
+			    "reference", kind ? kind : "", ref ? ref : "");
+	pthread_mutex_lock(&d->mu);
+	if (prepare(d,
+		    "INSERT OR IGNORE INTO export_queue(kind, ref, state, attempts, next_attempt_ns,"
+		    " queued_ns, updated_ns) VALUES(?1, ?2, 'queued', 0, ?3, ?3, ?3)",
+		    &st, err, errlen))
+		goto out;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_ns);
+	if (!step_done(d, st, "cannot queue an export", err, errlen))
+		ret = sqlite3_changes(d->db) > 0;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&d->mu);
+	return ret;
+}
+
+int db_export_backfill(db_t *d, int64_t now_ns, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = DB_ERROR;
+
+	pthread_mutex_lock(&d->mu);
+	if (prepare(d,
+		    "INSERT OR IGNORE INTO export_queue(kind, ref, state, attempts, next_attempt_ns,"
+		    " queued_ns, updated_ns)"
+		    " SELECT 'incident', CAST(i.id AS TEXT), 'queued', 0, ?1, ?1, ?1"
+		    " FROM incidents i JOIN files f ON f.incident_id = i.id"
+		    " WHERE i.state = 'resolved' AND i.expired = 0 AND f.deleted_ns IS NULL"
+		    " ORDER BY i.id",
+		    &st, err, errlen))
+		goto out;
+	sqlite3_bind_int64(st, 1, now_ns);
+	if (!step_done(d, st, "cannot queue sealed captures for export", err, errlen))
+		ret = sqlite3_changes(d->db);
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&d->mu);
+	return ret;
+}
+
+/* One row by kind/ref (under d->mu). */
+static int get_export_locked(db_t *d, const char *kind, const char *ref, struct db_export *out,
+			     char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = DB_ERROR, rc;
+
+	if (prepare(d, EXPORT_SELECT " WHERE kind = ?1 AND ref = ?2", &st, err, errlen))
+		return DB_ERROR;
+	sqlite3_bind_text(st, 1, kind ? kind : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ref ? ref : "", -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		read_export(st, out);
+		ret = 0;
+	} else if (rc == SQLITE_DONE) {
+		errf(d->path, err, errlen, "no export of %s %s", kind ? kind : "",
+		     ref ? ref : "");
+		ret = DB_ENOTFOUND;
+	} else {
+		sqlerr(d, err, errlen, "cannot read the export queue");
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int db_export_get(db_t *d, const char *kind, const char *ref, struct db_export *out, char *err,
+		  size_t errlen)
+{
+	int ret;
+
+	pthread_mutex_lock(&d->mu);
+	ret = get_export_locked(d, kind, ref, out, err, errlen);
+	pthread_mutex_unlock(&d->mu);
+	return ret;
+}
+
+int db_export_list(db_t *d, long after_row, struct db_export *out, int max, long *total,
+		   char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = DB_ERROR, n = 0, rc = SQLITE_DONE;
+
+	if (max < 0)
+		return errf(d->path, err, errlen, "invalid list limit %d", max);
+	pthread_mutex_lock(&d->mu);
+	if (exec(d, "BEGIN", "cannot begin a read", err, errlen))
+		goto out;
+	if (total) {
+		if (prepare(d, "SELECT count(*) FROM export_queue", &st, err, errlen))
+			goto out;
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			sqlerr(d, err, errlen, "cannot count the export queue");
+			goto out;
+		}
+		*total = (long)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (prepare(d, EXPORT_SELECT " WHERE id > ?1 ORDER BY id LIMIT ?2", &st, err, errlen))
+		goto out;
+	sqlite3_bind_int64(st, 1, after_row);
+	sqlite3_bind_int(st, 2, max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		read_export(st, &out[n++]);
+	if (n < max && rc != SQLITE_DONE) {
+		sqlerr(d, err, errlen, "cannot list the export queue");
+		goto out;
+	}
+	ret = n;
+out:
+	sqlite3_finalize(st);
+	rollback(d);
+	pthread_mutex_unlock(&d->mu);
+	return ret;
+}
+
+/* The row with id row (under d->mu, in a transaction). */
+static int export_by_row(db_t *d, long row, struct db_export *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = DB_ERROR, rc;
+
+	if (prepare(d, EXPORT_SELECT " WHERE id = ?1", &st, err, errlen))
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, row);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		read_export(st, out);
+		ret = 0;
+	} else if (rc == SQLITE_DONE) {
+		errf(d->path, err, errlen, "no export queue row %ld", row);
+		ret = DB_ENOTFOUND;
+	} else {
+		sqlerr(d, err, errlen, "cannot read the export queue");
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int db_export_claim(db_t *d, long row, int64_t now_ns, const char *owner, int force,
+		    struct db_export *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = DB_ERROR, rc;
+	struct db_export e;
+
+	if (!owner || !*owner || strlen(owner) >= DB_EXPORT_OWNER_MAX)
+		return errf(d->path, err, errlen, "export claim: bad owner");
+	pthread_mutex_lock(&d->mu);
+	if (exec(d, "BEGIN IMMEDIATE", "cannot begin a write", err, errlen))
+		goto out;
+	if (!row) {
+		if (prepare(d,
+			    "SELECT id FROM export_queue WHERE state = 'queued'"
+			    " AND next_attempt_ns <= ?1 ORDER BY next_attempt_ns, id LIMIT 1",
+			    &st, err, errlen))
+			goto out;
+		sqlite3_bind_int64(st, 1, now_ns);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE) {
+			errf(d->path, err, errlen, "no export is due");
+			ret = DB_ENOTFOUND;
+			goto out;
+		}
+		if (rc != SQLITE_ROW) {
+			sqlerr(d, err, errlen, "cannot read the export queue");
+			goto out;
+		}
+		row = (long)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	ret = export_by_row(d, row, &e, err, errlen);
+	if (ret)
+		goto out;
+	ret = DB_ERROR;
+	if (!strcmp(e.state, "uploading")) {
+		*out = e;
+		errf(d->path, err, errlen, "the export of %s %s is being uploaded by process %s",
+		     e.kind, e.ref, e.owner);
+		ret = DB_EBUSY;
+		goto out;
+	}
+	if (!strcmp(e.state, "done") && !force) {
+		*out = e;
+		errf(d->path, err, errlen, "%s %s is exported already", e.kind, e.ref);
+		ret = DB_ENOTFOUND;
+		goto out;
+	}
+	if (prepare(d,
+		    "UPDATE export_queue SET state = 'uploading', owner = ?2, attempts = attempts + 1,"
+		    " started_ns = ?3, updated_ns = ?3 WHERE id = ?1 AND state = ?4",
+		    &st, err, errlen))
+		goto out;
+	sqlite3_bind_int64(st, 1, row);
+	sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_ns);
+	sqlite3_bind_text(st, 4, e.state, -1, SQLITE_STATIC);
+	if (step_done(d, st, "cannot claim an export", err, errlen))
+		goto out;
+	if (sqlite3_changes(d->db) != 1) {
+		errf(d->path, err, errlen, "the export of %s %s changed while it was claimed",
+		     e.kind, e.ref);
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (export_by_row(d, row, out, err, errlen) ||
+	    exec(d, "COMMIT", "cannot commit", err, errlen))
+		goto out;
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	rollback(d);
+	pthread_mutex_unlock(&d->mu);
+	return ret;
+}
+
+/* Binds a text field that may be empty as NULL. */
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s, size_t cap)
+{
+	bind_field(st, i, s, cap, 1);
+}
+
+int db_export_update(db_t *d, const struct db_export *e, const char *owner, int64_t now_ns,
+		     char *err, size_t errlen)
+{
+	static const char *const states[] = {"queued", "uploading", "done", "failed"};
+	sqlite3_stmt *st = NULL;
+	int ret = DB_ERROR, known = 0;
+
+	for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+		known |= !strcmp(e->state, states[i]);
+	if (!known)
+		return errf(d->path, err, errlen, "invalid export state `%.12s'", e->state);
+	pthread_mutex_lock(&d->mu);
+	if (prepare(d,
+		    "UPDATE export_queue SET state = ?3, next_attempt_ns = ?4, last_error = ?5,"
+		    " bucket = ?6, object_key = ?7, etag = ?8, size = ?9, sha256 = ?10,"
+		    " upload_id = ?11, done_ns = ?12, updated_ns = ?13,"
+		    " owner = CASE WHEN ?3 = 'uploading' THEN owner END"
+		    " WHERE id = ?1 AND state = 'uploading' AND owner = ?2",
+		    &st, err, errlen))
+		goto out;
+	sqlite3_bind_int64(st, 1, e->row);
+	sqlite3_bind_text(st, 2, owner ? owner : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, e->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, e->next_attempt_ns);
+	bind_text_or_null(st, 5, e->last_error, sizeof e->last_error);
+	bind_text_or_null(st, 6, e->bucket, sizeof e->bucket);
+	bind_text_or_null(st, 7, e->object_key, sizeof e->object_key);
+	bind_text_or_null(st, 8, e->etag, sizeof e->etag);
+	if (e->etag[0] || e->size)
+		sqlite3_bind_int64(st, 9, (int64_t)e->size);
+	else
+		sqlite3_bind_null(st, 9);
+	bind_text_or_null(st, 10, e->sha256, sizeof e->sha256);
+	bind_text_or_null(st, 11, e->upload_id, sizeof e->upload_id);
+	bind_ns(st, 12, e->done_ns);
+	sqlite3_bind_int64(st, 13, now_ns);
+	if (step_done(d, st, "cannot record an export", err, errlen))
+		goto out;
+	if (sqlite3_changes(d->db) != 1) {
+		errf(d->path, err, errlen, "export queue row %ld is not being uploaded by %s any "
+		     "more", e->row, owner ? owner : "");
+		ret = DB_ENOTFOUND;
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&d->mu);
+	return ret;
+}
+
+int db_export_requeue_stale(db_t *d, int (*alive)(void *ud, const char *owner), void *ud,
+			    int64_t now_ns, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL, *up = NULL;
+	int ret = DB_ERROR, n = 0, rc;
+
+	pthread_mutex_lock(&d->mu);
+	if (exec(d, "BEGIN IMMEDIATE", "cannot begin a write", err, errlen) ||
+	    prepare(d, "SELECT id, owner FROM export_queue WHERE state = 'uploading'", &st, err,
+		    errlen) ||
+	    prepare(d,
+		    "UPDATE export_queue SET state = 'queued', owner = NULL, next_attempt_ns = ?2,"
+		    " updated_ns = ?2 WHERE id = ?1 AND state = 'uploading'",
+		    &up, err, errlen))
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char owner[DB_EXPORT_OWNER_MAX];
+
+		col_str(st, 1, owner, sizeof owner);
+		if (alive && alive(ud, owner))
+			continue;
+		sqlite3_reset(up);
+		sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
+		sqlite3_bind_int64(up, 2, now_ns);
+		if (step_done(d, up, "cannot requeue an export", err, errlen))
+			goto out;
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		sqlerr(d, err, errlen, "cannot read the export queue");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (exec(d, "COMMIT", "cannot commit", err, errlen))
+		goto out;
+	ret = n;
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(up);
+	rollback(d);
+	pthread_mutex_unlock(&d->mu);
+	return ret;
+}
+
+int db_export_next_due(db_t *d, int64_t *when, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = DB_ERROR;
+
+	pthread_mutex_lock(&d->mu);
+	if (prepare(d, "SELECT min(next_attempt_ns) FROM export_queue WHERE state = 'queued'", &st,
+		    err, errlen))
+		goto out;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlerr(d, err, errlen, "cannot read the export queue");
+		goto out;
+	}
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+		ret = DB_ENOTFOUND;
+		goto out;
+	}
+	*when = sqlite3_column_int64(st, 0);
+	ret = 0;
+out:
+	sqlite3_finalize(st);
 	pthread_mutex_unlock(&d->mu);
 	return ret;
 }

@@ -55,6 +55,8 @@ struct pcapw {
 	uint64_t create_dropped;    /* packets lost because no file could be created */
 	uint64_t create_errors;
 	uint32_t files_written, files_deleted, files_repaired;
+	void (*on_finished)(void *ud, const char *name);
+	void *on_finished_ud;
 
 	/* background finisher (cfg.async); lock guards the queue and the two counters above */
 	pthread_mutex_t lock;
@@ -348,6 +350,8 @@ static int pcapw_complete(pcapw_t *w, int fd, const char *name)
 		w->files_written++;
 		pthread_mutex_unlock(&w->lock);
 		pcapw_sync_dir(w);
+		if (w->on_finished)
+			w->on_finished(w->on_finished_ud, name);
 	}
 	pcapw_retention(w);
 	return ret;
@@ -631,6 +635,8 @@ static void pcapw_recover(pcapw_t *w)
 		}
 		renamed = 1;
 		w->files_repaired++;
+		if (w->on_finished)
+			w->on_finished(w->on_finished_ud, fname);
 		log_info("repaired `%s': %ld packets kept, %" PRIu64 " bytes cut", final, recs,
 			 cut);
 	}
@@ -697,6 +703,8 @@ pcapw_t *pcapw_open(const struct pcapw_config *cfg, char *err, size_t errlen)
 	pthread_cond_init(&w->idle, NULL);
 	w->rotate_bytes = cfg->rotate_bytes;
 	w->retention = cfg->retention;
+	w->on_finished = cfg->on_finished;
+	w->on_finished_ud = cfg->on_finished_ud;
 	w->fopts.linktype = lt;
 	w->fopts.linktype_ext = cfg->linktype_ext;
 	w->fopts.async = cfg->async;

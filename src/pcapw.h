@@ -36,6 +36,11 @@ struct pcapw_config {
 	int nano;                 /* nanosecond timestamps */
 	int async;                /* finish rotated files (fsync, rename, retention) on a
 	                             background thread, off the packet path */
+	/* called with the file name (no folder) each time a file is finished and renamed, on the
+	   thread that renamed it (the finisher when async), before retention runs; also for a
+	   .part repaired at open. NULL: nothing is called. */
+	void (*on_finished)(void *ud, const char *name);
+	void *on_finished_ud;
 };
 
 /* Identifies a file: time of its first packet (s since the epoch) and its sequence number. */

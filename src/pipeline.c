@@ -133,6 +133,8 @@ no_ring:
 			.snaplen = cfg->snaplen,
 			.nano = cfg->nano,
 			.async = 1,
+			.on_finished = cfg->pcap_finished,
+			.on_finished_ud = cfg->pcap_finished_ud,
 		};
 		p->pw = pcapw_open(&pc, err, errlen);
 		if (!p->pw)

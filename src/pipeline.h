@@ -44,6 +44,9 @@ struct pipeline_config {
 	int stats_only;            /* no packets: interface counters only (pipeline_counts) */
 	int no_recorder;           /* no ring and no detector (to measure their cost) */
 	struct store *store;       /* evidence store for incident captures (NULL: plaintext) */
+	/* a continuous file was finished (pcapw_config.on_finished), e.g. to queue its export */
+	void (*pcap_finished)(void *ud, const char *name);
+	void *pcap_finished_ud;
 };
 
 struct pipeline_stats {

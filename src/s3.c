@@ -616,11 +616,13 @@ int s3_xml_text(const char *xml, size_t len, const char *tag, char *out, size_t 
 					adv = (size_t)(q + 1 - p);
 			}
 		}
-		if (!n) {
+		if (!n && *p) {
 			enc[0] = *p;
 			n = 1;
 			adv = 1;
 		}
+		/* a raw NUL (not XML) is dropped, so the result is one C string of the length
+		   returned */
 		for (size_t i = 0; i < n && w + 1 < outlen; i++)
 			out[w++] = enc[i];
 		p += adv;
@@ -646,6 +648,8 @@ struct s3 {
 	uint8_t *iobuf;
 	atomic_int cancel;
 	char curl_err[CURL_ERROR_SIZE];
+	s3_upload_fn upload_hook;
+	void *upload_ud;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -938,9 +942,12 @@ struct req {
 	const char *content_type; /* NULL: none sent */
 	const char *content_md5;  /* base64, NULL: none */
 	const char *payload_hash;
-	/* body: memory or a file range */
+	const struct s3_kv *meta; /* x-amz-meta-* (names without the prefix) */
+	size_t nmeta;
+	/* body: memory, or a range read through rd */
 	const void *mem;
-	int fd;
+	s3_read_fn rd;
+	void *rd_ud;
 	uint64_t off, len, pos;
 	int read_errno, shrank;
 	/* reply */
@@ -968,13 +975,14 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 	} else {
 		ssize_t got;
 
-		do
-			got = pread(r->fd, buf, want, (off_t)(r->off + r->pos));
-		while (got < 0 && errno == EINTR);
+		errno = 0;
+		got = r->rd ? r->rd(r->rd_ud, buf, want, r->off + r->pos) : -1;
 		if (got < 0) {
-			r->read_errno = errno;
+			r->read_errno = errno ? errno : EIO;
 			return CURL_READFUNC_ABORT;
 		}
+		if ((size_t)got > want)
+			got = (ssize_t)want;
 		if (got == 0) {
 			r->shrank = 1;
 			return CURL_READFUNC_ABORT;
@@ -1174,7 +1182,8 @@ static int raw_path(const s3_t *s, const char *key, struct sbuf *b)
 /* Signs and performs r. Returns 0 for a 2xx reply, else a negative S3_E* with a message. */
 static int perform(s3_t *s, struct req *r, char *err, size_t errlen)
 {
-	struct s3_kv hdr[5];
+	struct s3_kv hdr[5 + S3_META_MAX];
+	char metaname[S3_META_MAX][56];
 	size_t nh = 0;
 	struct s3_sigv4_request sr;
 	struct s3_sigv4 sig;
@@ -1210,6 +1219,10 @@ static int perform(s3_t *s, struct req *r, char *err, size_t errlen)
 		hdr[nh++] = (struct s3_kv){"content-md5", r->content_md5};
 	if (r->content_type)
 		hdr[nh++] = (struct s3_kv){"content-type", r->content_type};
+	for (size_t i = 0; i < r->nmeta && i < S3_META_MAX; i++) {
+		snprintf(metaname[i], sizeof metaname[i], "x-amz-meta-%s", r->meta[i].name);
+		hdr[nh++] = (struct s3_kv){metaname[i], r->meta[i].value};
+	}
 	raw_path(s, r->key, &path);
 	if (path.failed)
 		goto oom;
@@ -1362,7 +1375,6 @@ static void req_init(struct req *r, const char *op, const char *method, const ch
 	r->op = op;
 	r->method = method;
 	r->key = key;
-	r->fd = -1;
 	r->payload_hash = S3_EMPTY_SHA256;
 	sb_init(&r->reply, REPLY_MAX);
 }
@@ -1419,9 +1431,10 @@ static int b64_md5(const uint8_t md5[16], char out[32])
 	return EVP_EncodeBlock((unsigned char *)out, md5, 16) == 24 ? 0 : -1;
 }
 
-/* Hashes len bytes of fd at off (SHA-256 and MD5), also into whole if not NULL. */
-static int hash_range(s3_t *s, int fd, uint64_t off, uint64_t len, uint8_t sha[32],
-		      uint8_t md5[16], struct digest *whole, char *err, size_t errlen)
+/* Hashes len bytes of the body at off (SHA-256 and MD5), also into whole if not NULL. */
+static int hash_range(s3_t *s, s3_read_fn rd, void *ud, uint64_t off, uint64_t len,
+		      uint8_t sha[32], uint8_t md5[16], struct digest *whole, char *err,
+		      size_t errlen)
 {
 	struct digest d = {0};
 	uint64_t done = 0;
@@ -1431,11 +1444,13 @@ static int hash_range(s3_t *s, int fd, uint64_t off, uint64_t len, uint8_t sha[3
 		goto crypto;
 	while (done < len) {
 		size_t want = len - done < IOBUF_LEN ? (size_t)(len - done) : IOBUF_LEN;
-		ssize_t got = pread(fd, s->iobuf, want, (off_t)(off + done));
+		ssize_t got;
 
-		if (got < 0 && errno == EINTR)
-			continue;
+		errno = 0;
+		got = rd(ud, s->iobuf, want, off + done);
 		if (got < 0) {
+			if (!errno)
+				errno = EIO;
 			seterr(err, errlen, "reading the file at byte %llu: %s",
 			       (unsigned long long)(off + done), strerror(errno));
 			ret = S3_EIO;
@@ -1448,6 +1463,8 @@ static int hash_range(s3_t *s, int fd, uint64_t off, uint64_t len, uint8_t sha[3
 			ret = S3_EIO;
 			goto out;
 		}
+		if ((size_t)got > want)
+			got = (ssize_t)want;
 		if (digest_update(&d, s->iobuf, (size_t)got) ||
 		    (whole && digest_update(whole, s->iobuf, (size_t)got)))
 			goto crypto;
@@ -1515,9 +1532,9 @@ static int verify_stored(s3_t *s, const char *key, uint64_t size, const char *et
 }
 
 /* One PUT of a file range or of memory, with hashes already computed, then the checks. */
-static int put_single(s3_t *s, const char *key, int fd, const void *mem, uint64_t len,
-		      const char *content_type, const uint8_t sha[32], const uint8_t md5[16],
-		      struct s3_put_result *res, char *err, size_t errlen)
+static int put_single(s3_t *s, const char *key, s3_read_fn rd, void *ud, const void *mem,
+		      uint64_t len, const struct s3_put_opts *o, const uint8_t sha[32],
+		      const uint8_t md5[16], struct s3_put_result *res, char *err, size_t errlen)
 {
 	struct req r;
 	char sha_hex[65], md5_hex[33], md5_b64[32];
@@ -1530,12 +1547,15 @@ static int put_single(s3_t *s, const char *key, int fd, const void *mem, uint64_
 		return S3_EINVAL;
 	}
 	req_init(&r, "PUT", "PUT", key);
-	r.fd = fd;
+	r.rd = rd;
+	r.rd_ud = ud;
 	r.mem = mem;
 	r.len = len;
 	r.payload_hash = sha_hex;
 	r.content_md5 = md5_b64;
-	r.content_type = content_type ? content_type : "application/octet-stream";
+	r.content_type = o->content_type ? o->content_type : "application/octet-stream";
+	r.meta = o->meta;
+	r.nmeta = o->nmeta;
 	ret = perform(s, &r, err, errlen);
 	if (!ret && !s->skip_etag && r.etag[0] && strcasecmp(r.etag, md5_hex)) {
 		seterr(err, errlen, "PUT %s: reply ETag `%s' is not the MD5 `%s' of what was sent",
@@ -1571,14 +1591,49 @@ static void abort_upload(s3_t *s, const char *key, const char *upload_id, char *
 	req_done(&r);
 	if (cancelled)
 		atomic_store(&s->cancel, 1);
-	if (ret)
+	if (ret == S3_ENOTFOUND)
+		ret = 0; /* NoSuchUpload: nothing left open */
+	if (ret) {
 		adderr(err, errlen, "; aborting the multipart upload failed too: %s", e2);
-	else
-		adderr(err, errlen, "; the multipart upload was aborted");
+		return;
+	}
+	adderr(err, errlen, "; the multipart upload was aborted");
+	if (s->upload_hook)
+		s->upload_hook(s->upload_ud, key, NULL);
 }
 
-static int put_multipart(s3_t *s, int fd, const char *key, uint64_t size,
-			 const char *content_type, struct s3_put_result *res, char *err,
+int s3_abort_upload(s3_t *s, const char *key, const char *upload_id, char *err, size_t errlen)
+{
+	struct req r;
+	struct s3_kv q[1] = {{"uploadId", upload_id}};
+	int ret;
+
+	if (key_ok(key, err, errlen))
+		return S3_EINVAL;
+	if (!upload_id || !*upload_id) {
+		seterr(err, errlen, "AbortMultipartUpload: no upload id");
+		return S3_EINVAL;
+	}
+	req_init(&r, "AbortMultipartUpload", "DELETE", key);
+	r.query = q;
+	r.nquery = 1;
+	ret = perform(s, &r, err, errlen);
+	req_done(&r);
+	if (ret == S3_ENOTFOUND)
+		ret = 0;
+	if (!ret && s->upload_hook)
+		s->upload_hook(s->upload_ud, key, NULL);
+	return ret;
+}
+
+void s3_set_upload_hook(s3_t *s, s3_upload_fn fn, void *ud)
+{
+	s->upload_hook = fn;
+	s->upload_ud = ud;
+}
+
+static int put_multipart(s3_t *s, s3_read_fn rd, void *ud, const char *key, uint64_t size,
+			 const struct s3_put_opts *o, struct s3_put_result *res, char *err,
 			 size_t errlen)
 {
 	uint64_t part = s->part_size;
@@ -1605,7 +1660,9 @@ static int put_multipart(s3_t *s, int fd, const char *key, uint64_t size,
 	req_init(&r, "CreateMultipartUpload", "POST", key);
 	r.query = cq;
 	r.nquery = 1;
-	r.content_type = content_type ? content_type : "application/octet-stream";
+	r.content_type = o->content_type ? o->content_type : "application/octet-stream";
+	r.meta = o->meta;
+	r.nmeta = o->nmeta;
 	ret = perform(s, &r, err, errlen);
 	if (!ret && (!r.reply.p || s3_xml_text(r.reply.p, r.reply.len, "UploadId", upload_id,
 					       sizeof upload_id) <= 0)) {
@@ -1616,6 +1673,8 @@ static int put_multipart(s3_t *s, int fd, const char *key, uint64_t size,
 	if (ret)
 		goto out;
 	created = 1;
+	if (s->upload_hook)
+		s->upload_hook(s->upload_ud, key, upload_id);
 
 	for (unsigned i = 0; i < nparts; i++) {
 		uint64_t off = (uint64_t)i * part, len = size - off < part ? size - off : part;
@@ -1624,7 +1683,8 @@ static int put_multipart(s3_t *s, int fd, const char *key, uint64_t size,
 
 		snprintf(pn, sizeof pn, "%u", i + 1);
 		snprintf(op, sizeof op, "UploadPart %u/%u", i + 1, nparts);
-		ret = hash_range(s, fd, off, len, sha, md5s + (size_t)i * 16, &whole, err, errlen);
+		ret = hash_range(s, rd, ud, off, len, sha, md5s + (size_t)i * 16, &whole, err,
+				 errlen);
 		if (ret)
 			goto fail;
 		hex_encode(sha, 32, hash);
@@ -1637,7 +1697,8 @@ static int put_multipart(s3_t *s, int fd, const char *key, uint64_t size,
 		req_init(&r, op, "PUT", key);
 		r.query = pq;
 		r.nquery = 2;
-		r.fd = fd;
+		r.rd = rd;
+		r.rd_ud = ud;
 		r.off = off;
 		r.len = len;
 		r.payload_hash = hash;
@@ -1708,6 +1769,8 @@ static int put_multipart(s3_t *s, int fd, const char *key, uint64_t size,
 	if (ret)
 		goto fail;
 	created = 0; /* complete: nothing to abort any more */
+	if (s->upload_hook)
+		s->upload_hook(s->upload_ud, key, NULL);
 	ret = verify_stored(s, key, size, etag, err, errlen);
 	if (ret)
 		goto out;
@@ -1729,13 +1792,80 @@ out:
 	return ret;
 }
 
+/* Metadata names and values that go into a header unchanged. */
+static int meta_ok(const struct s3_put_opts *o, char *err, size_t errlen)
+{
+	if (o->nmeta > S3_META_MAX || (o->nmeta && !o->meta)) {
+		seterr(err, errlen, "too much object metadata: at most %d entries", S3_META_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < o->nmeta; i++) {
+		const char *n = o->meta[i].name, *v = o->meta[i].value;
+		size_t nl = n ? strlen(n) : 0, vl = v ? strlen(v) : 0;
+
+		if (!nl || nl > 40 || strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-") != nl) {
+			seterr(err, errlen, "invalid object metadata name `%.60s': expected 1..40 of "
+					    "[a-z0-9-]", n ? n : "");
+			return -1;
+		}
+		if (!vl || vl > 256) { /* an empty header would not be sent, yet signed */
+			seterr(err, errlen, "object metadata `%s': value empty or over 256 bytes", n);
+			return -1;
+		}
+		for (size_t k = 0; k < vl; k++)
+			if (v[k] < 0x20 || v[k] > 0x7e) {
+				seterr(err, errlen, "object metadata `%s': the value is not printable "
+						    "ASCII", n);
+				return -1;
+			}
+	}
+	return 0;
+}
+
+int s3_put_reader(s3_t *s, s3_read_fn rd, void *ud, uint64_t size, const char *key,
+		  const struct s3_put_opts *opts, struct s3_put_result *res, char *err,
+		  size_t errlen)
+{
+	static const struct s3_put_opts none = {0};
+	const struct s3_put_opts *o = opts ? opts : &none;
+	uint8_t sha[32], md5[16];
+	int ret;
+
+	if (key_ok(key, err, errlen) || meta_ok(o, err, errlen))
+		return S3_EINVAL;
+	if (!rd) {
+		seterr(err, errlen, "upload of `%.200s': no body", key);
+		return S3_EINVAL;
+	}
+	if (size > (5ull << 40)) {
+		seterr(err, errlen, "upload of `%.200s': %llu bytes is over S3's 5 TiB limit", key,
+		       (unsigned long long)size);
+		return S3_EINVAL;
+	}
+	if (size >= s->threshold && size > s->part_size)
+		return put_multipart(s, rd, ud, key, size, o, res, err, errlen);
+	ret = hash_range(s, rd, ud, 0, size, sha, md5, NULL, err, errlen);
+	if (ret)
+		return ret;
+	return put_single(s, key, rd, ud, NULL, size, o, sha, md5, res, err, errlen);
+}
+
+/* The body of s3_put_fd(): pread on the descriptor ud points to. */
+static ssize_t fd_read(void *ud, void *buf, size_t len, uint64_t off)
+{
+	ssize_t got;
+
+	do
+		got = pread(*(const int *)ud, buf, len, (off_t)off);
+	while (got < 0 && errno == EINTR);
+	return got;
+}
+
 int s3_put_fd(s3_t *s, int fd, const char *key, const char *content_type,
 	      struct s3_put_result *res, char *err, size_t errlen)
 {
+	struct s3_put_opts o = {.content_type = content_type};
 	struct stat st;
-	uint8_t sha[32], md5[16];
-	uint64_t size;
-	int ret;
 
 	if (key_ok(key, err, errlen))
 		return S3_EINVAL;
@@ -1747,18 +1877,7 @@ int s3_put_fd(s3_t *s, int fd, const char *key, const char *content_type,
 		seterr(err, errlen, "upload of `%.200s': not a regular file", key);
 		return S3_EINVAL;
 	}
-	size = (uint64_t)st.st_size;
-	if (size > (5ull << 40)) {
-		seterr(err, errlen, "upload of `%.200s': %llu bytes is over S3's 5 TiB limit", key,
-		       (unsigned long long)size);
-		return S3_EINVAL;
-	}
-	if (size >= s->threshold && size > s->part_size)
-		return put_multipart(s, fd, key, size, content_type, res, err, errlen);
-	ret = hash_range(s, fd, 0, size, sha, md5, NULL, err, errlen);
-	if (ret)
-		return ret;
-	return put_single(s, key, fd, NULL, size, content_type, sha, md5, res, err, errlen);
+	return s3_put_reader(s, fd_read, &fd, (uint64_t)st.st_size, key, &o, res, err, errlen);
 }
 
 int s3_put_file(s3_t *s, const char *path, const char *key, const char *content_type,
@@ -1778,6 +1897,7 @@ int s3_put_file(s3_t *s, const char *path, const char *key, const char *content_
 int s3_put_buffer(s3_t *s, const char *key, const void *data, size_t len,
 		  const char *content_type, struct s3_put_result *res, char *err, size_t errlen)
 {
+	struct s3_put_opts o = {.content_type = content_type};
 	struct digest d = {0};
 	uint8_t sha[32], md5[16];
 	int bad;
@@ -1796,7 +1916,7 @@ int s3_put_buffer(s3_t *s, const char *key, const void *data, size_t len,
 		seterr(err, errlen, "upload of `%.200s': the crypto library failed", key);
 		return S3_EINVAL;
 	}
-	return put_single(s, key, -1, data ? data : "", len, content_type, sha, md5, res, err,
+	return put_single(s, key, NULL, NULL, data ? data : "", len, &o, sha, md5, res, err,
 			  errlen);
 }
 

@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define S3_ERRBUF_SIZE 1024
@@ -39,6 +40,7 @@
 #define S3_PRESIGN_MAX_EXPIRES 604800L /* 7 days, SigV4's limit */
 #define S3_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define S3_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
+#define S3_META_MAX 8 /* x-amz-meta-* headers on one object */
 
 enum {
 	S3_EINVAL = -1,	  /* bad config or argument (endpoint, bucket, key, sizes, expiry) */
@@ -84,6 +86,12 @@ struct s3_config {
 
 typedef struct s3 s3_t;
 
+/* A name and a value: a header, a query parameter, a metadata entry. */
+struct s3_kv {
+	const char *name;
+	const char *value;
+};
+
 /* What the server reports for an object. etag is without quotes. */
 struct s3_object_info {
 	uint64_t size;
@@ -127,6 +135,44 @@ int s3_ensure_bucket(s3_t *s, char *err, size_t errlen);
 int s3_put_fd(s3_t *s, int fd, const char *key, const char *content_type,
 	      struct s3_put_result *res, char *err, size_t errlen);
 
+/*
+ * The body of an upload that is not a plain file (a capture decrypted on the fly): reads up to
+ * len bytes at offset off into buf and returns how many (> 0; fewer than len is fine), 0 if the
+ * body ends before off + len, or -1 with errno set. A range must give the same bytes every time:
+ * the body is read once to hash it and again to send it (and again when a part is retried).
+ */
+typedef ssize_t (*s3_read_fn)(void *ud, void *buf, size_t len, uint64_t off);
+
+/* What an upload carries besides its body. */
+struct s3_put_opts {
+	const char *content_type; /* NULL -> "application/octet-stream" */
+	const struct s3_kv *meta; /* user metadata, sent (and signed) as x-amz-meta-NAME: VALUE;
+				     NAME 1..40 of [a-z0-9-], VALUE 1..256 printable ASCII */
+	size_t nmeta;		  /* at most S3_META_MAX */
+};
+
+/*
+ * Uploads size bytes read through rd(ud, ...) to key, as s3_put_fd() does with a file (single
+ * PUT or multipart, hashes first, HEAD check after). opts may be NULL. A read error is S3_EIO
+ * naming the byte; a body shorter than size is S3_EIO too.
+ */
+int s3_put_reader(s3_t *s, s3_read_fn rd, void *ud, uint64_t size, const char *key,
+		  const struct s3_put_opts *opts, struct s3_put_result *res, char *err,
+		  size_t errlen);
+
+/*
+ * Multipart bookkeeping for a persistent queue: fn(ud, key, upload_id) is called on the calling
+ * thread right after CreateMultipartUpload succeeds, and fn(ud, key, NULL) once that upload is
+ * completed or aborted. An upload still open after a failure (the abort did not get through:
+ * the server was down) can then be aborted later with s3_abort_upload(). fn NULL removes it.
+ */
+typedef void (*s3_upload_fn)(void *ud, const char *key, const char *upload_id);
+void s3_set_upload_hook(s3_t *s, s3_upload_fn fn, void *ud);
+
+/* AbortMultipartUpload of upload_id on key. 0 also when the server no longer knows the upload
+ * (NoSuchUpload: completed, aborted or expired). */
+int s3_abort_upload(s3_t *s, const char *key, const char *upload_id, char *err, size_t errlen);
+
 /* s3_put_fd() on the file at path. */
 int s3_put_file(s3_t *s, const char *path, const char *key, const char *content_type,
 		struct s3_put_result *res, char *err, size_t errlen);
@@ -155,11 +201,6 @@ int s3_retryable(int code);
 const char *s3_strerror(int code);
 
 /* ---- Signature Version 4, exposed for the unit tests and for signing other requests ---- */
-
-struct s3_kv {
-	const char *name;
-	const char *value;
-};
 
 /* A request to sign. Strings are as sent, unencoded: the signer encodes the path and the query
  * the way S3 does. Every header listed is signed (host and x-amz-date must be among them, or
@@ -216,7 +257,7 @@ int s3_sha256_hex(const void *data, size_t len, char hex[65]);
  * Finds the text of the first <tag>...</tag> element in len bytes of XML (an S3 reply: error
  * body, InitiateMultipartUploadResult, CompleteMultipartUploadResult), decodes the five XML
  * entities and numeric character references, and writes it NUL-terminated into out, cut to
- * outlen - 1 bytes. Nested markup in the text is kept as it is. Returns the decoded length, or -1
+ * outlen - 1 bytes. Nested markup in the text is kept as it is; raw NUL bytes are dropped. Returns the decoded length, or -1
  * if there is no such complete element. The input need not be NUL-terminated.
  */
 int s3_xml_text(const char *xml, size_t len, const char *tag, char *out, size_t outlen);

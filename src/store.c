@@ -25,7 +25,7 @@
 #define SWEEP_EVERY_NS (3600 * NS_PER_S)
 #define RETRY_MAX 64
 
-enum job_type { JOB_META, JOB_SEAL };
+enum job_type { JOB_META, JOB_SEAL, JOB_REFRESH };
 
 struct job {
 	enum job_type type;
@@ -61,6 +61,10 @@ struct store {
 	/* captures whose sealing failed (disk full...): retried at the next sweep */
 	struct job retry[RETRY_MAX];
 	int nretry;
+
+	/* the exporter's wake-up, under mu */
+	void (*export_hook)(void *ud, long id);
+	void *export_ud;
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -174,9 +178,10 @@ static void sync_incdir(store_t *s)
 /* Writes DIR/incidents/name whole: temporary file, (fsync), rename. Returns 0 or -1 (logged). */
 static int write_whole(store_t *s, const char *name, const char *text, int do_sync)
 {
-	char tmp[96];
+	char tmp[112];
 	size_t len = strlen(text);
-	snprintf(tmp, sizeof tmp, ".%s.tmp", name);
+	/* the pid in the name: `ringcap export' may rewrite ID.json while the agent does */
+	snprintf(tmp, sizeof tmp, ".%s.%ld.tmp", name, (long)getpid());
 	int fd = openat(s->incfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		log_warn("cannot create `%s/%s': %s", s->incdir, tmp, strerror(errno));
@@ -215,6 +220,35 @@ static json_t *load_meta(store_t *s, long id)
 	return o;
 }
 
+/* storage.export: the incident's export queue row, or null. */
+static json_t *export_json(const store_t *s, long id)
+{
+	struct db_export e;
+	char ref[24], err[512];
+	snprintf(ref, sizeof ref, "%ld", id);
+	if (!s->db || db_export_get(s->db, "incident", ref, &e, err, sizeof err) != 0)
+		return json_null();
+	json_t *o = json_object();
+	if (!o)
+		return json_null();
+	int done = strcmp(e.state, "done") == 0;
+	json_object_set_new(o, "state", json_string(e.state));
+	json_object_set_new(o, "bucket", e.bucket[0] ? json_string(e.bucket) : json_null());
+	json_object_set_new(o, "object_key",
+			    e.object_key[0] ? json_string(e.object_key) : json_null());
+	json_object_set_new(o, "etag", e.etag[0] ? json_string(e.etag) : json_null());
+	json_object_set_new(o, "bytes", e.etag[0] ? json_integer((json_int_t)e.size) : json_null());
+	json_object_set_new(o, "sha256", e.sha256[0] ? json_string(e.sha256) : json_null());
+	json_object_set_new(o, "attempts", json_integer(e.attempts));
+	json_object_set_new(o, "queued_at", json_time_or_null(e.queued_ns));
+	json_object_set_new(o, "exported_at", json_time_or_null(done ? e.done_ns : 0));
+	json_object_set_new(o, "next_attempt_at",
+			    json_time_or_null(strcmp(e.state, "queued") == 0 ? e.next_attempt_ns : 0));
+	json_object_set_new(o, "last_error",
+			    e.last_error[0] ? json_string(e.last_error) : json_null());
+	return o;
+}
+
 json_t *store_storage_json(const store_t *s, const struct db_incident *inc)
 {
 	const struct db_file *f = &inc->file;
@@ -245,8 +279,35 @@ json_t *store_storage_json(const store_t *s, const struct db_incident *inc)
 	json_object_set_new(o, "expires_at", json_time_or_null(expires));
 	json_object_set_new(o, "deleted_at",
 			    json_time_or_null(inc->has_file ? f->deleted_ns : 0));
-	json_object_set_new(o, "export", json_null());
+	json_object_set_new(o, "export", export_json(s, inc->id));
 	return o;
+}
+
+/*
+ * With export on, queues the incident once its capture is sealed and indexed and it has
+ * resolved (sealing may come first when the cap is reached, or last), and wakes the exporter.
+ */
+static void maybe_queue_export(store_t *s, const struct db_incident *inc)
+{
+	char err[512], ref[24];
+	if (!s->cfg.export_incidents || !inc->has_file || inc->expired ||
+	    strcmp(inc->state, "resolved") != 0)
+		return;
+	snprintf(ref, sizeof ref, "%ld", inc->id);
+	int r = db_export_enqueue(s->db, "incident", ref, store_now_ns(), err, sizeof err);
+	if (r < 0) {
+		log_warn("incident %ld: not queued for export: %s; it will be at the next start",
+			 inc->id, err);
+		return;
+	}
+	if (r == 0)
+		return; /* queued before */
+	log_debug("incident %ld: queued for export", inc->id);
+	/* called under mu: once store_set_export_hook(NULL) returns, the hook's owner may go */
+	pthread_mutex_lock(&s->mu);
+	if (s->export_hook)
+		s->export_hook(s->export_ud, inc->id);
+	pthread_mutex_unlock(&s->mu);
 }
 
 /*
@@ -274,6 +335,8 @@ static void put_meta(store_t *s, long id, json_t *meta, int final)
 		log_warn("incident %ld: %s", id, err);
 	/* the storage object needs resolved_wall_ns, which db_put_incident may just have set */
 	if (db_get_incident(s->db, id, &inc, err, sizeof err) == 0) {
+		if (final)
+			maybe_queue_export(s, &inc);
 		json_object_set_new(meta, "storage", store_storage_json(s, &inc));
 		free(text);
 		text = json_dumps(meta, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
@@ -421,6 +484,9 @@ static int seal_one(store_t *s, long id, const char *name, const char *format)
 		log_warn("incident %ld: cannot remove the plaintext `%s/%s': %s", id, s->incdir,
 			 name, strerror(errno));
 	sync_incdir(s);
+	struct db_incident inc;
+	if (db_get_incident(s->db, id, &inc, err, sizeof err) == 0)
+		maybe_queue_export(s, &inc);
 	refresh_meta(s, id);
 	log_info("incident %ld: capture sealed as %s/%s (%llu bytes, key %s)", id, s->incdir,
 		 sealed, (unsigned long long)f.plain_bytes, f.key_id);
@@ -501,6 +567,10 @@ static void run_job(store_t *s, struct job *j)
 {
 	if (j->type == JOB_META) {
 		put_meta(s, j->id, j->meta, j->final);
+		return;
+	}
+	if (j->type == JOB_REFRESH) {
+		refresh_meta(s, j->id);
 		return;
 	}
 	if (seal_one(s, j->id, j->name, j->format) != 0)
@@ -615,6 +685,26 @@ void store_seal(store_t *s, long id, const char *part_name, const char *format)
 	enqueue(s, j);
 }
 
+void store_refresh_meta(store_t *s, long id)
+{
+	struct job *j = calloc(1, sizeof *j);
+	if (!j) {
+		log_warn("incident %ld: out of memory; metadata not rewritten", id);
+		return;
+	}
+	j->type = JOB_REFRESH;
+	j->id = id;
+	enqueue(s, j);
+}
+
+void store_set_export_hook(store_t *s, void (*queued)(void *ud, long id), void *ud)
+{
+	pthread_mutex_lock(&s->mu);
+	s->export_hook = queued;
+	s->export_ud = ud;
+	pthread_mutex_unlock(&s->mu);
+}
+
 void store_drain(store_t *s)
 {
 	if (!s || !s->running)
@@ -627,10 +717,9 @@ void store_drain(store_t *s)
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
-int store_open_capture(store_t *s, long id, vault_reader_t **out, struct db_incident *inc,
-		       char *err, size_t errlen)
+/* The checks before reading incident id's sealed file: 0 or a STORE_E* code (err). */
+static int capture_check(store_t *s, long id, struct db_incident *inc, char *err, size_t errlen)
 {
-	*out = NULL;
 	int r = db_get_incident(s->db, id, inc, err, errlen);
 	if (r == DB_ENOTFOUND) {
 		set_err(err, errlen, "no incident %ld", id);
@@ -654,6 +743,33 @@ int store_open_capture(store_t *s, long id, vault_reader_t **out, struct db_inci
 			set_err(err, errlen, "the capture of incident %ld is not sealed yet", id);
 		return STORE_ENOFILE;
 	}
+	return 0;
+}
+
+int store_open_sealed(store_t *s, long id, int *fd, struct db_incident *inc, char *err,
+		      size_t errlen)
+{
+	*fd = -1;
+	int r = capture_check(s, id, inc, err, errlen);
+	if (r != 0)
+		return r;
+	*fd = openat(s->incfd, inc->file.name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0) {
+		int e = errno;
+		set_err(err, errlen, "incident %ld: cannot open `%s/%s': %s", id, s->incdir,
+			inc->file.name, strerror(e));
+		return e == ENOENT ? STORE_EEXPIRED : STORE_ERROR;
+	}
+	return 0;
+}
+
+int store_open_capture(store_t *s, long id, vault_reader_t **out, struct db_incident *inc,
+		       char *err, size_t errlen)
+{
+	*out = NULL;
+	int r = capture_check(s, id, inc, err, errlen);
+	if (r != 0)
+		return r;
 	char path[PATH_MAX + 64], verr[512];
 	snprintf(path, sizeof path, "%s/%s", s->incdir, inc->file.name);
 	struct vault_keyring ring;

@@ -19,6 +19,10 @@
  *   - retention: a sweep at start and every hour deletes sealed captures RETENTION_DAYS after
  *     their incident resolved (wall clock when the agent recorded the resolution), marks them
  *     expired in the index and in ID.json, and writes each deletion to the audit trail.
+ *   - export: with export_incidents, an incident whose capture is sealed and indexed and which
+ *     has resolved (whichever comes last) gets a row in the index's export queue (db.h), and the
+ *     export hook is called; the uploading is export.c's. ID.json's storage.export is read
+ *     from that row each time ID.json is written; store_refresh_meta() asks for a rewrite.
  * The clock is store_now_ns(): the wall clock, or the time in $RINGCAP_NOW (a test hook: epoch
  * seconds, or RFC 3339 UTC) when set.
  */
@@ -51,6 +55,7 @@ struct store_config {
 	const char *dir;      /* DIR */
 	int64_t retention_ns; /* RETENTION_DAYS; 0 keeps captures forever */
 	int worker;           /* start the worker (agent); 0 for commands that only read */
+	int export_incidents; /* queue resolved, sealed captures for export to object storage */
 };
 
 /*
@@ -76,6 +81,18 @@ void store_meta(store_t *s, long id, json_t *meta, int final);
  * id for sealing; format is "pcap" or "pcapng".
  */
 void store_seal(store_t *s, long id, const char *part_name, const char *format);
+
+/*
+ * Called on the worker thread (or the caller's, without a worker) after an incident was added
+ * to the export queue, so that the exporter wakes up; it must be quick and must not call the
+ * store (it runs under the store's queue lock). May be set once the store is open; NULL removes
+ * it, and once that returns the hook is not running and will not be called.
+ */
+void store_set_export_hook(store_t *s, void (*queued)(void *ud, long id), void *ud);
+
+/* Queues a rewrite of incident id's ID.json (its export state changed). Without a worker the
+ * rewrite happens now. */
+void store_refresh_meta(store_t *s, long id);
 
 /* Blocks until everything queued so far is written (end of run, tests). */
 void store_drain(store_t *s);
@@ -103,10 +120,20 @@ int store_open_capture(store_t *s, long id, vault_reader_t **out, struct db_inci
 		       char *err, size_t errlen);
 
 /*
+ * Opens incident id's sealed file itself (ciphertext, read-only): 0 and the descriptor in *fd
+ * (the caller closes it) and the incident in *inc, or the codes of store_open_capture().
+ */
+int store_open_sealed(store_t *s, long id, int *fd, struct db_incident *inc, char *err,
+		      size_t errlen);
+
+/*
  * The "storage" object of the API and of ID.json for inc (from db_get_incident): {"state":
  * "sealed"|"pending"|"expired"|"none", "encrypted", "file", "format", "plain_bytes",
  * "sealed_bytes", "sha256", "key_id", "sealed_at", "retention_days", "expires_at", "export"}.
- * A new reference; NULL only when out of memory.
+ * "export" is null until the incident is queued for export, then {"state": "queued" |
+ * "uploading" | "done" | "failed", "bucket", "object_key", "etag", "bytes", "sha256",
+ * "attempts", "queued_at", "exported_at", "next_attempt_at", "last_error"} from the queue row
+ * (members not known yet are null). A new reference; NULL only when out of memory.
  */
 json_t *store_storage_json(const store_t *s, const struct db_incident *inc);
 

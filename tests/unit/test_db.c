@@ -2,7 +2,10 @@
  * test_db.c - the SQLite index: creation and reopening (schema version, WAL, mode 0600), refusal
  * of newer schemas and of files that are not databases, incident upserts (resolved_wall_ns set
  * once), strict metadata and time parsing, file rows, paging, the retention query and its
- * boundaries, marking captures deleted, read-only opening, and concurrent writers.
+ * boundaries, marking captures deleted, read-only opening, and concurrent writers. Schema
+ * version 2: the migration of a version-1 file, and the export queue's state machine (enqueue,
+ * claims by state transition, owner-only updates, backoff due times, stale owners, backfill,
+ * paging) including concurrent claimers that must never hold the same row.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -102,7 +105,7 @@ static void test_db_create_reopen(void)
 	CHECK(d != NULL);
 	if (!d)
 		return;
-	CHECK_EQ_INT(db_schema_version(d), 1);
+	CHECK_EQ_INT(db_schema_version(d), DB_SCHEMA_VERSION);
 	db_close(d);
 	snprintf(p, sizeof p, "%s/%s", dir, DB_FILE);
 	CHECK_EQ_INT(stat(p, &sb), 0);
@@ -110,11 +113,11 @@ static void test_db_create_reopen(void)
 	raw_sql(dir, "PRAGMA journal_mode", got, sizeof got);
 	CHECK_EQ_STR(got, "wal");
 	raw_sql(dir, "PRAGMA user_version", got, sizeof got);
-	CHECK_EQ_STR(got, "1");
+	CHECK_EQ_STR(got, "2");
 
 	d = open_rw(dir); /* reopen: nothing to migrate */
 	CHECK(d != NULL);
-	CHECK_EQ_INT(db_schema_version(d), 1);
+	CHECK_EQ_INT(db_schema_version(d), DB_SCHEMA_VERSION);
 	CHECK_EQ_INT(db_put_incident(d, meta(m, sizeof m, 1, "open", NULL, 5), 1000, err,
 				     sizeof err), 0);
 	snprintf(p, sizeof p, "%s/%s-wal", dir, DB_FILE); /* SQLite gives it the db's mode */
@@ -126,7 +129,7 @@ static void test_db_create_reopen(void)
 	if (ro) { /* reads the writer's row; writes are refused */
 		struct db_incident inc;
 
-		CHECK_EQ_INT(db_schema_version(ro), 1);
+		CHECK_EQ_INT(db_schema_version(ro), DB_SCHEMA_VERSION);
 		CHECK_EQ_INT(db_get_incident(ro, 1, &inc, err, sizeof err), 0);
 		CHECK_EQ_INT(inc.pcap_packets, 5);
 		CHECK_EQ_INT(db_put_incident(ro, m, 2000, err, sizeof err), DB_ERROR);
@@ -163,7 +166,7 @@ static void test_db_newer_version_refused(void)
 		CHECK_EQ_INT(db_open(dir, ro, &d, err, sizeof err), DB_ERROR);
 		CHECK(d == NULL);
 		snprintf(want, sizeof want,
-			 "index `%s/index.db' has schema version 3; this ringcap knows up to 1: "
+			 "index `%s/index.db' has schema version 3; this ringcap knows up to 2: "
 			 "upgrade ringcap",
 			 dir);
 		CHECK_EQ_STR(err, want);
@@ -628,6 +631,358 @@ static void test_db_concurrent_writers(void)
 	db_close(d);
 }
 
+/* ---- schema version 2: the export queue ---- */
+
+/* Runs several SQL statements with sqlite3 directly (creating the file). */
+static int raw_exec(const char *dir, const char *sql)
+{
+	char p[512];
+	sqlite3 *s = NULL;
+	int rc;
+
+	snprintf(p, sizeof p, "%s/%s", dir, DB_FILE);
+	rc = sqlite3_open(p, &s) == SQLITE_OK && sqlite3_exec(s, sql, NULL, NULL, NULL) == SQLITE_OK;
+	if (!rc)
+		printf("  raw_exec: %s\n", sqlite3_errmsg(s));
+	sqlite3_close(s);
+	return rc ? 0 : -1;
+}
+
+/* A file as ringcap with schema version 1 left it: migrated to 2 at open, rows kept. */
+static void test_db_migrate_v1(void)
+{
+	char dir[300], err[512], got[64], m[1024];
+	struct db_incident inc;
+	struct db_export e;
+	db_t *d = NULL;
+
+	newdir(dir, sizeof dir, "v1");
+	if (raw_exec(dir,
+		     "CREATE TABLE incidents("
+		     " id INTEGER PRIMARY KEY, state TEXT NOT NULL, \"trigger\" TEXT NOT NULL,"
+		     " classification TEXT NOT NULL, started_ns INTEGER, resolved_ns INTEGER,"
+		     " resolved_wall_ns INTEGER, pcap_packets INTEGER NOT NULL DEFAULT 0,"
+		     " cap_reached INTEGER NOT NULL DEFAULT 0, meta TEXT NOT NULL,"
+		     " expired INTEGER NOT NULL DEFAULT 0, updated_ns INTEGER);"
+		     "CREATE TABLE files("
+		     " incident_id INTEGER PRIMARY KEY REFERENCES incidents(id), name TEXT NOT NULL,"
+		     " format TEXT NOT NULL, plain_bytes INTEGER, sealed_bytes INTEGER, sha256 TEXT,"
+		     " key_id TEXT, sealed_ns INTEGER, deleted_ns INTEGER, deleted_reason TEXT);"
+		     "CREATE INDEX incidents_resolved_wall ON incidents(resolved_wall_ns);"
+		     "INSERT INTO incidents(id, state, \"trigger\", classification, resolved_wall_ns,"
+		     " pcap_packets, meta) VALUES(3, 'resolved', 'syn_pps', 'syn_flood', 100, 9, '{}');"
+		     "INSERT INTO files(incident_id, name, format) VALUES(3, '3.pcap.enc', 'pcap');"
+		     "PRAGMA user_version = 1;"))
+		return;
+	/* read-only cannot migrate: refused, file untouched */
+	CHECK_EQ_INT(db_open(dir, 1, &d, err, sizeof err), DB_ERROR);
+	CHECK(strstr(err, "older than 2") != NULL);
+	raw_sql(dir, "PRAGMA user_version", got, sizeof got);
+	CHECK_EQ_STR(got, "1");
+	d = open_rw(dir);
+	if (!d)
+		return;
+	CHECK_EQ_INT(db_schema_version(d), 2);
+	raw_sql(dir, "PRAGMA user_version", got, sizeof got);
+	CHECK_EQ_STR(got, "2");
+	CHECK_EQ_INT(db_get_incident(d, 3, &inc, err, sizeof err), 0);
+	CHECK_EQ_INT(inc.has_file, 1);
+	CHECK_EQ_STR(inc.file.name, "3.pcap.enc");
+	/* the new table works, and the backfill finds the sealed capture */
+	CHECK_EQ_INT(db_export_get(d, "incident", "3", &e, err, sizeof err), DB_ENOTFOUND);
+	CHECK_EQ_INT(db_export_backfill(d, 1000, err, sizeof err), 1);
+	CHECK_EQ_INT(db_export_get(d, "incident", "3", &e, err, sizeof err), 0);
+	CHECK_EQ_STR(e.state, "queued");
+	CHECK_EQ_INT(db_put_incident(d, meta(m, sizeof m, 4, "open", NULL, 1), 10, err, sizeof err),
+		     0);
+	db_close(d);
+}
+
+static void test_db_export_queue(void)
+{
+	char dir[300], err[512];
+	struct db_export e, e2;
+	int64_t when = 0;
+	db_t *d;
+
+	newdir(dir, sizeof dir, "queue");
+	d = open_rw(dir);
+	if (!d)
+		return;
+	CHECK_EQ_INT(db_export_next_due(d, &when, err, sizeof err), DB_ENOTFOUND);
+	CHECK_EQ_INT(db_export_claim(d, 0, 1000, "me:1", 0, &e, err, sizeof err), DB_ENOTFOUND);
+	/* enqueue: once per kind/ref */
+	CHECK_EQ_INT(db_export_enqueue(d, "incident", "1", 1000, err, sizeof err), 1);
+	CHECK_EQ_INT(db_export_enqueue(d, "incident", "1", 2000, err, sizeof err), 0);
+	CHECK_EQ_INT(db_export_enqueue(d, "pcap", "capture_20240101_000000_0001.pcap", 1500, err,
+				       sizeof err), 1);
+	CHECK_EQ_INT(db_export_enqueue(d, "pcap", "1", 1500, err, sizeof err), 1);
+	CHECK_EQ_INT(db_export_enqueue(d, "video", "1", 1500, err, sizeof err), DB_ERROR);
+	CHECK_EQ_INT(db_export_enqueue(d, "incident", "", 1500, err, sizeof err), DB_ERROR);
+	CHECK_EQ_INT(db_export_get(d, "incident", "1", &e, err, sizeof err), 0);
+	CHECK_EQ_STR(e.state, "queued");
+	CHECK_EQ_INT(e.attempts, 0);
+	CHECK_EQ_INT(e.queued_ns, 1000);
+	CHECK_EQ_INT(e.next_attempt_ns, 1000);
+	CHECK_EQ_STR(e.owner, "");
+	CHECK_EQ_INT(db_export_next_due(d, &when, err, sizeof err), 0);
+	CHECK_EQ_INT(when, 1000);
+
+	/* the next due row is taken first (oldest due time, then row order) */
+	CHECK_EQ_INT(db_export_claim(d, 0, 999, "me:1", 0, &e, err, sizeof err), DB_ENOTFOUND);
+	CHECK_EQ_INT(db_export_claim(d, 0, 1200, "me:1", 0, &e, err, sizeof err), 0);
+	CHECK_EQ_STR(e.kind, "incident");
+	CHECK_EQ_STR(e.ref, "1");
+	CHECK_EQ_STR(e.state, "uploading");
+	CHECK_EQ_STR(e.owner, "me:1");
+	CHECK_EQ_INT(e.attempts, 1);
+	CHECK_EQ_INT(e.started_ns, 1200);
+	/* someone else: busy, and told who holds it; a "next due" claim takes another row */
+	CHECK_EQ_INT(db_export_claim(d, e.row, 1300, "other:2", 1, &e2, err, sizeof err), DB_EBUSY);
+	CHECK_EQ_STR(e2.owner, "me:1");
+	CHECK(strstr(err, "me:1") != NULL);
+	CHECK_EQ_INT(db_export_claim(d, 0, 1500, "other:2", 0, &e2, err, sizeof err), 0);
+	CHECK_EQ_STR(e2.kind, "pcap");
+	CHECK_EQ_STR(e2.ref, "capture_20240101_000000_0001.pcap");
+	/* only the owner records the outcome, once */
+	snprintf(e.state, sizeof e.state, "queued");
+	e.next_attempt_ns = 1200 + 5000;
+	snprintf(e.last_error, sizeof e.last_error, "PUT: HTTP 403 SignatureDoesNotMatch");
+	snprintf(e.object_key, sizeof e.object_key, "p/a/incidents/1.pcap");
+	snprintf(e.upload_id, sizeof e.upload_id, "2~abc");
+	CHECK_EQ_INT(db_export_update(d, &e, "other:2", 1400, err, sizeof err), DB_ENOTFOUND);
+	CHECK_EQ_INT(db_export_update(d, &e, "me:1", 1400, err, sizeof err), 0);
+	CHECK_EQ_INT(db_export_update(d, &e, "me:1", 1400, err, sizeof err), DB_ENOTFOUND);
+	CHECK_EQ_INT(db_export_get(d, "incident", "1", &e, err, sizeof err), 0);
+	CHECK_EQ_STR(e.state, "queued");
+	CHECK_EQ_STR(e.owner, "");
+	CHECK_EQ_STR(e.last_error, "PUT: HTTP 403 SignatureDoesNotMatch");
+	CHECK_EQ_STR(e.upload_id, "2~abc");
+	CHECK_EQ_STR(e.object_key, "p/a/incidents/1.pcap");
+	CHECK_EQ_INT(e.updated_ns, 1400);
+	/* backoff: not due before its time; the other queued row ("pcap" "1") is */
+	CHECK_EQ_INT(db_export_claim(d, 0, 6000, "me:1", 0, &e2, err, sizeof err), 0);
+	CHECK_EQ_STR(e2.ref, "1");
+	CHECK_EQ_STR(e2.kind, "pcap");
+	CHECK_EQ_INT(db_export_claim(d, 0, 6199, "me:1", 0, &e2, err, sizeof err), DB_ENOTFOUND);
+	CHECK_EQ_INT(db_export_next_due(d, &when, err, sizeof err), 0);
+	CHECK_EQ_INT(when, 6200);
+	CHECK_EQ_INT(db_export_claim(d, 0, 6200, "me:1", 0, &e, err, sizeof err), 0);
+	CHECK_EQ_STR(e.ref, "1");
+	CHECK_EQ_INT(e.attempts, 2);
+	/* progress while uploading keeps the owner; done clears it and the error */
+	snprintf(e.etag, sizeof e.etag, "d38e8be34191a19a6ed68dd349b337df");
+	e.size = 473528;
+	e.upload_id[0] = '\0';
+	CHECK_EQ_INT(db_export_update(d, &e, "me:1", 6300, err, sizeof err), 0);
+	CHECK_EQ_INT(db_export_get(d, "incident", "1", &e2, err, sizeof err), 0);
+	CHECK_EQ_STR(e2.state, "uploading");
+	CHECK_EQ_STR(e2.owner, "me:1");
+	CHECK_EQ_INT(e2.size, 473528);
+	CHECK_EQ_STR(e2.upload_id, "");
+	snprintf(e.state, sizeof e.state, "done");
+	e.last_error[0] = '\0';
+	e.done_ns = 6400;
+	e.next_attempt_ns = 0;
+	CHECK_EQ_INT(db_export_update(d, &e, "me:1", 6400, err, sizeof err), 0);
+	CHECK_EQ_INT(db_export_get(d, "incident", "1", &e2, err, sizeof err), 0);
+	CHECK_EQ_STR(e2.state, "done");
+	CHECK_EQ_STR(e2.owner, "");
+	CHECK_EQ_STR(e2.last_error, "");
+	CHECK_EQ_STR(e2.etag, "d38e8be34191a19a6ed68dd349b337df");
+	CHECK_EQ_INT(e2.done_ns, 6400);
+	/* a done row: never "next due", by hand only with force */
+	CHECK_EQ_INT(db_export_claim(d, e.row, 7000, "me:1", 0, &e2, err, sizeof err), DB_ENOTFOUND);
+	CHECK_EQ_STR(e2.state, "done");
+	CHECK_EQ_INT(db_export_claim(d, e.row, 7000, "me:1", 1, &e2, err, sizeof err), 0);
+	CHECK_EQ_INT(e2.attempts, 3);
+	/* failed: not retried by the worker, taken by hand */
+	snprintf(e2.state, sizeof e2.state, "failed");
+	snprintf(e2.last_error, sizeof e2.last_error, "deleted by local retention");
+	CHECK_EQ_INT(db_export_update(d, &e2, "me:1", 7100, err, sizeof err), 0);
+	CHECK_EQ_INT(db_export_claim(d, 0, INT64_MAX, "me:1", 0, &e, err, sizeof err),
+		     DB_ENOTFOUND); /* the pcap rows are uploading, incident 1 failed */
+	CHECK_EQ_INT(db_export_claim(d, e2.row, 7200, "me:1", 0, &e, err, sizeof err), 0);
+	CHECK_EQ_STR(e.state, "uploading");
+	snprintf(e.state, sizeof e.state, "shipped");
+	CHECK_EQ_INT(db_export_update(d, &e, "me:1", 7300, err, sizeof err), DB_ERROR);
+	db_close(d);
+}
+
+static int alive_unless_dead(void *ud, const char *owner)
+{
+	(void)ud;
+	return strncmp(owner, "dead", 4) != 0;
+}
+
+static void test_db_export_stale_and_list(void)
+{
+	char dir[300], err[512], ref[16];
+	struct db_export e, page[4];
+	long total = -1;
+	db_t *d;
+
+	newdir(dir, sizeof dir, "stale");
+	d = open_rw(dir);
+	if (!d)
+		return;
+	for (int i = 1; i <= 10; i++) {
+		snprintf(ref, sizeof ref, "%d", i);
+		CHECK_EQ_INT(db_export_enqueue(d, "incident", ref, i, err, sizeof err), 1);
+	}
+	CHECK_EQ_INT(db_export_claim(d, 0, 100, "dead:1", 0, &e, err, sizeof err), 0);
+	CHECK_EQ_INT(db_export_claim(d, 0, 100, "live:2", 0, &e, err, sizeof err), 0);
+	CHECK_EQ_INT(db_export_claim(d, 0, 100, "dead:3", 0, &e, err, sizeof err), 0);
+	CHECK_EQ_INT(db_export_requeue_stale(d, alive_unless_dead, NULL, 500, err, sizeof err), 2);
+	CHECK_EQ_INT(db_export_requeue_stale(d, alive_unless_dead, NULL, 600, err, sizeof err), 0);
+	CHECK_EQ_INT(db_export_get(d, "incident", "1", &e, err, sizeof err), 0);
+	CHECK_EQ_STR(e.state, "queued");
+	CHECK_EQ_STR(e.owner, "");
+	CHECK_EQ_INT(e.next_attempt_ns, 500);
+	CHECK_EQ_INT(e.attempts, 1); /* the interrupted attempt still counts */
+	CHECK_EQ_INT(db_export_get(d, "incident", "2", &e, err, sizeof err), 0);
+	CHECK_EQ_STR(e.state, "uploading");
+	CHECK_EQ_STR(e.owner, "live:2");
+	/* paging in row order */
+	int n = db_export_list(d, 0, page, 4, &total, err, sizeof err);
+	CHECK_EQ_INT(n, 4);
+	CHECK_EQ_INT(total, 10);
+	CHECK_EQ_STR(page[0].ref, "1");
+	CHECK_EQ_STR(page[3].ref, "4");
+	n = db_export_list(d, page[3].row, page, 4, NULL, err, sizeof err);
+	CHECK_EQ_INT(n, 4);
+	CHECK_EQ_STR(page[0].ref, "5");
+	n = db_export_list(d, page[3].row, page, 4, NULL, err, sizeof err);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_STR(page[1].ref, "10");
+	CHECK_EQ_INT(db_export_list(d, 0, page, -1, NULL, err, sizeof err), DB_ERROR);
+	db_close(d);
+}
+
+static void test_db_export_backfill(void)
+{
+	char dir[300], err[512], m[1024];
+	struct db_export e;
+	struct db_file f;
+	db_t *d;
+
+	newdir(dir, sizeof dir, "backfill");
+	d = open_rw(dir);
+	if (!d)
+		return;
+	/* 1 resolved + sealed: queued; 2 open + sealed (cap reached): not yet; 3 resolved, no
+	   capture: never; 4 resolved, sealed, deleted by retention: never; 5 queued before */
+	for (long id = 1; id <= 5; id++)
+		CHECK_EQ_INT(db_put_incident(d, meta(m, sizeof m, id, id == 2 ? "open" : "resolved",
+						     id == 2 ? NULL : "2024-01-01T00:00:10Z", 5),
+					     10, err, sizeof err), 0);
+	for (long id = 1; id <= 5; id++) {
+		file_row(&f, id, 100);
+		if (id != 3)
+			CHECK_EQ_INT(db_put_file(d, id, &f, err, sizeof err), 0);
+	}
+	CHECK_EQ_INT(db_mark_deleted(d, 4, 20, "retention", err, sizeof err), 0);
+	CHECK_EQ_INT(db_export_enqueue(d, "incident", "5", 5, err, sizeof err), 1);
+	CHECK_EQ_INT(db_export_backfill(d, 30, err, sizeof err), 1);
+	CHECK_EQ_INT(db_export_get(d, "incident", "1", &e, err, sizeof err), 0);
+	CHECK_EQ_INT(e.queued_ns, 30);
+	CHECK_EQ_INT(db_export_get(d, "incident", "2", &e, err, sizeof err), DB_ENOTFOUND);
+	CHECK_EQ_INT(db_export_get(d, "incident", "3", &e, err, sizeof err), DB_ENOTFOUND);
+	CHECK_EQ_INT(db_export_get(d, "incident", "4", &e, err, sizeof err), DB_ENOTFOUND);
+	CHECK_EQ_INT(db_export_get(d, "incident", "5", &e, err, sizeof err), 0);
+	CHECK_EQ_INT(e.queued_ns, 5);
+	CHECK_EQ_INT(db_export_backfill(d, 40, err, sizeof err), 0);
+	db_close(d);
+}
+
+#define CLAIM_ROWS 60
+
+struct claimer {
+	const char *dir;
+	char owner[16];
+	pthread_barrier_t *start;
+	long got[CLAIM_ROWS];
+	int n, errors;
+	char err[512];
+};
+
+/* Claims every due row it can get and marks it done, on a connection of its own. */
+static void *claim_all(void *arg)
+{
+	struct claimer *c = arg;
+	struct db_export e;
+	db_t *d = NULL;
+	char err[512];
+
+	if (db_open(c->dir, 0, &d, c->err, sizeof c->err) != 0) {
+		c->errors++;
+		pthread_barrier_wait(c->start);
+		return NULL;
+	}
+	pthread_barrier_wait(c->start);
+	for (;;) {
+		int r = db_export_claim(d, 0, 1000, c->owner, 0, &e, err, sizeof err);
+
+		if (r == DB_ENOTFOUND)
+			break;
+		if (r == 0) {
+			c->got[c->n++ % CLAIM_ROWS] = e.row;
+			snprintf(e.state, sizeof e.state, "done");
+			e.done_ns = 1000;
+			r = db_export_update(d, &e, c->owner, 1000, err, sizeof err);
+		}
+		if (r && !c->errors++)
+			snprintf(c->err, sizeof c->err, "%s", err);
+		if (c->errors > 5)
+			break;
+	}
+	db_close(d);
+	return NULL;
+}
+
+/* Four connections (as the agent and `ringcap export' have) claim one queue: each row once. */
+static void test_db_export_concurrent_claims(void)
+{
+	char dir[300], err[512], ref[16];
+	struct claimer c[4];
+	pthread_t t[4];
+	pthread_barrier_t start;
+	int seen[CLAIM_ROWS + 1] = {0}, total = 0;
+	db_t *d;
+
+	newdir(dir, sizeof dir, "claims");
+	d = open_rw(dir);
+	if (!d)
+		return;
+	for (int i = 1; i <= CLAIM_ROWS; i++) {
+		snprintf(ref, sizeof ref, "%d", i);
+		db_export_enqueue(d, "incident", ref, i, err, sizeof err);
+	}
+	pthread_barrier_init(&start, NULL, 4);
+	for (int i = 0; i < 4; i++) {
+		memset(&c[i], 0, sizeof c[i]);
+		c[i].dir = dir;
+		c[i].start = &start;
+		snprintf(c[i].owner, sizeof c[i].owner, "p%d:1", i);
+		pthread_create(&t[i], NULL, claim_all, &c[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ_INT(c[i].errors, 0);
+		if (c[i].errors)
+			printf("  claimer %d: %s\n", i, c[i].err);
+		for (int k = 0; k < c[i].n && k < CLAIM_ROWS; k++)
+			if (c[i].got[k] >= 1 && c[i].got[k] <= CLAIM_ROWS)
+				seen[c[i].got[k]]++;
+		total += c[i].n;
+	}
+	pthread_barrier_destroy(&start);
+	CHECK_EQ_INT(total, CLAIM_ROWS);
+	for (int r = 1; r <= CLAIM_ROWS; r++)
+		CHECK_EQ_INT(seen[r], 1);
+	db_close(d);
+}
+
 static int rm_dir(const char *dir)
 {
 	char cmd[400];
@@ -657,6 +1012,11 @@ int main(void)
 	RUN(test_db_list_paging);
 	RUN(test_db_retention);
 	RUN(test_db_concurrent_writers);
+	RUN(test_db_migrate_v1);
+	RUN(test_db_export_queue);
+	RUN(test_db_export_stale_and_list);
+	RUN(test_db_export_backfill);
+	RUN(test_db_export_concurrent_claims);
 	if (rm_dir(tdir) != 0)
 		fprintf(stderr, "cannot remove %s\n", tdir);
 	printf("%d passed, %d failed\n", th_passed, th_failed);

@@ -622,7 +622,7 @@ static struct fake {
 
 struct conn {
 	uint8_t *buf;
-	size_t len;
+	size_t len, cap;
 	int too_big;
 };
 
@@ -740,11 +740,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		if (cn->len + *upload_data_size > FAKE_MAX) {
 			cn->too_big = 1;
 		} else {
-			uint8_t *nb = realloc(cn->buf, cn->len + *upload_data_size);
+			size_t need = cn->len + *upload_data_size;
 
-			if (!nb)
-				return MHD_NO;
-			cn->buf = nb;
+			if (need > cn->cap) {
+				/* doubling: a sanitizer's realloc always copies */
+				size_t cap = cn->cap ? cn->cap : 64u << 10;
+				while (cap < need)
+					cap *= 2;
+				uint8_t *nb = realloc(cn->buf, cap);
+
+				if (!nb)
+					return MHD_NO;
+				cn->buf = nb;
+				cn->cap = cap;
+			}
 			memcpy(cn->buf + cn->len, upload_data, *upload_data_size);
 			cn->len += *upload_data_size;
 		}
