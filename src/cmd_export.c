@@ -57,46 +57,14 @@ static int parse(struct export_cmd_settings *s, int argc, char **argv, char **po
 		 int *npos)
 {
 	char err[1024];
-	int help = 0, rest = 0, ret = EXIT_USAGE;
 	memset(s, 0, sizeof *s);
 	s->outdir = "./output";
 	s->retention_days = 7;
-	*npos = 0;
-	if (cfg_from_env(export_opts, N_EXPORT_OPTS, s, err, sizeof err) != 0) {
+	int rc = cfg_parse_command(export_opts, N_EXPORT_OPTS, s, argc, argv, pos, maxpos, npos,
+				   usage_text, err, sizeof err);
+	if (rc < 0)
 		log_err("%s", err);
-		return EXIT_USAGE;
-	}
-	char **av = calloc((size_t)argc + 1, sizeof *av);
-	if (!av)
-		return 1;
-	int ac = argc;
-	memcpy(av, argv, (size_t)argc * sizeof *av);
-	for (;;) {
-		if (cfg_from_args(export_opts, N_EXPORT_OPTS, s, ac, av, &rest, &help, err,
-				  sizeof err) != 0) {
-			log_err("%s", err);
-			goto out;
-		}
-		if (help || rest >= ac)
-			break;
-		if (*npos >= maxpos) {
-			log_err("unexpected argument `%s'; usage: %s", av[rest], usage_text);
-			goto out;
-		}
-		pos[(*npos)++] = av[rest];
-		memmove(av + 1, av + rest + 1, (size_t)(ac - rest - 1) * sizeof *av);
-		ac -= rest;
-	}
-	if (help) {
-		printf("Usage: %s\n\n", usage_text);
-		cfg_print_help(export_opts, N_EXPORT_OPTS, stdout);
-		ret = 0;
-		goto out;
-	}
-	ret = -1;
-out:
-	free(av);
-	return ret;
+	return rc < 0 ? EXIT_USAGE : rc > 0 ? 0 : -1;
 }
 
 static json_t *time_or_null(int64_t ns)

@@ -97,43 +97,12 @@ static int parse(const struct cfg_opt *opts, size_t n, struct serve_settings *s,
 		 char **argv, char **pos, int maxpos, int *npos, const char *usage)
 {
 	char err[512];
-	int help = 0, rest = 0;
-	*npos = 0;
 	defaults(s);
-	if (cfg_from_env(opts, n, s, err, sizeof err) != 0) {
+	int rc = cfg_parse_command(opts, n, s, argc, argv, pos, maxpos, npos, usage, err,
+				   sizeof err);
+	if (rc < 0)
 		log_err("%s", err);
-		return EXIT_USAGE;
-	}
-	char **av = calloc((size_t)argc + 1, sizeof *av);
-	if (!av)
-		return 1;
-	int ac = argc;
-	memcpy(av, argv, (size_t)argc * sizeof *av);
-	for (;;) {
-		if (cfg_from_args(opts, n, s, ac, av, &rest, &help, err, sizeof err) != 0) {
-			log_err("%s", err);
-			free(av);
-			return EXIT_USAGE;
-		}
-		if (help || rest >= ac)
-			break;
-		if (*npos >= maxpos) {
-			log_err("unexpected argument `%s'; usage: %s", av[rest], usage);
-			free(av);
-			return EXIT_USAGE;
-		}
-		pos[(*npos)++] = av[rest];
-		/* go on after it, with the command name as argv[0] */
-		memmove(av + 1, av + rest + 1, (size_t)(ac - rest - 1) * sizeof *av);
-		ac -= rest;
-	}
-	free(av);
-	if (help) {
-		printf("Usage: %s\n\n", usage);
-		cfg_print_help(opts, n, stdout);
-		return 0;
-	}
-	return -1;
+	return rc < 0 ? EXIT_USAGE : rc > 0 ? 0 : -1;
 }
 
 /* ---- serve ---------------------------------------------------------------------------------- */

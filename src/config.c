@@ -361,3 +361,44 @@ void cfg_print_help(const struct cfg_opt *opts, size_t n, FILE *out)
 		fputc('\n', out);
 	}
 }
+
+int cfg_parse_command(const struct cfg_opt *opts, size_t n, void *base, int argc, char **argv,
+		      char **pos, int maxpos, int *npos, const char *usage, char *err,
+		      size_t errlen)
+{
+	int help = 0, rest = 0, ret = -1;
+	*npos = 0;
+	if (cfg_from_env(opts, n, base, err, errlen) != 0)
+		return -1;
+	char **av = calloc((size_t)argc + 1, sizeof *av);
+	if (!av) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int ac = argc;
+	memcpy(av, argv, (size_t)argc * sizeof *av);
+	for (;;) {
+		if (cfg_from_args(opts, n, base, ac, av, &rest, &help, err, errlen) != 0)
+			goto out;
+		if (help || rest >= ac)
+			break;
+		if (*npos >= maxpos) {
+			snprintf(err, errlen, "unexpected argument `%s'; usage: %s", av[rest], usage);
+			goto out;
+		}
+		pos[(*npos)++] = av[rest];
+		/* go on after it, with the command name as argv[0] */
+		memmove(av + 1, av + rest + 1, (size_t)(ac - rest - 1) * sizeof *av);
+		ac -= rest;
+	}
+	if (help) {
+		printf("Usage: %s\n\n", usage);
+		cfg_print_help(opts, n, stdout);
+		ret = 1;
+	} else {
+		ret = 0;
+	}
+out:
+	free(av);
+	return ret;
+}

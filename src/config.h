@@ -62,6 +62,17 @@ int cfg_from_file(const struct cfg_opt *opts, size_t n, void *base, const char *
 /* Prints the table as help lines. */
 void cfg_print_help(const struct cfg_opt *opts, size_t n, FILE *out);
 
+/*
+ * A subcommand's settings: the environment, then argv (argv[0] is the command name) with
+ * positional arguments anywhere among the flags; the positionals go to pos[] (at most maxpos,
+ * more is an error naming the argument and quoting usage). Defaults must be in base already.
+ * Returns 0 to go on, 1 after --help was printed (to stdout, with usage), or -1 with a message
+ * in err (a usage error; also when out of memory).
+ */
+int cfg_parse_command(const struct cfg_opt *opts, size_t n, void *base, int argc, char **argv,
+		      char **pos, int maxpos, int *npos, const char *usage, char *err,
+		      size_t errlen);
+
 /* Parses one boolean word. Returns 0/1, or -1 if it is not one. */
 int cfg_parse_bool(const char *s);
 

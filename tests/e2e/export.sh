@@ -10,7 +10,6 @@
 # started again ends with one complete object and no multipart upload left open; incidents+pcaps
 # ships the continuous files. Needs root (CI is root); the gateway is always stopped at the end.
 . "$(dirname "$0")/lib.sh"
-RGW=$(realpath -m "$ROOT/../shared/tools/ceph-rgw.sh")
 DEMO=$ROOT/tests/data/demo-synflood.pcap
 unset S3_ENDPOINT S3_BUCKET S3_REGION S3_PREFIX S3_ACCESS_KEY S3_SECRET_KEY S3_CREDENTIALS_FILE \
 	S3_EXPORT S3_EXPORT_ENCRYPTED S3_MULTIPART_SIZE S3_MAX_SEND_RATE RINGCAP_AGENT RINGCAP_NOW
@@ -66,51 +65,13 @@ if ! need_root; then
 	finish
 fi
 
-# One gateway per machine at a time (its monitor binds the fixed ports 3300 and 6789): the
-# same lock as tests/e2e/s3.sh, so parallel suites wait for each other here.
-exec 9>/tmp/ringcap-ceph-rgw.lock
-if ! flock -w 900 9; then
-	fail gateway-lock "another test held /tmp/ringcap-ceph-rgw.lock for 15 minutes"
-	finish
-fi
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-RGW_PIDS=()
-ours() { grep -qF "$WORK/rgw/ceph.conf" "/proc/$1/cmdline" 2>/dev/null; }
 AGENT=
-rgw_stop() { # stops the daemons (and an agent left running) and waits until they are gone
+rgw_stop_hook() { # the feeder's fd and an agent left running go first
 	exec 8>&-
 	[[ -n $AGENT ]] && kill "$AGENT" 2>/dev/null
-	"$RGW" stop "$WORK/rgw" >/dev/null 2>&1
-	local pid i
-	for pid in "${RGW_PIDS[@]}"; do
-		ours "$pid" && kill "$pid" 2>/dev/null
-		for ((i = 0; i < 200; i++)); do ours "$pid" || break; sleep 0.1; done
-		ours "$pid" && kill -9 "$pid" 2>/dev/null
-	done
 	return 0
 }
-trap rgw_stop EXIT
-if listening 6789 || listening 3300; then
-	fail gateway-ports-free "ports 3300/6789 are taken: another Ceph monitor is running"
-	finish
-fi
-PORT=
-for _ in $(seq 50); do
-	p=$((20000 + RANDOM % 20000))
-	listening "$p" || { PORT=$p; break; }
-done
-t0=$(date +%s)
-"$RGW" start "$WORK/rgw" "$PORT" >"$WORK/rgw.env" 2>"$WORK/rgw.err" 9>&-
-rc=$?
-for f in "$WORK"/rgw/run/*.pid; do [[ -f $f ]] && RGW_PIDS+=("$(cat "$f")"); done
-if [[ $rc != 0 ]]; then
-	fail gateway-start "$(tail -n 5 "$WORK/rgw.err" | tr '\n' ' ')"
-	finish
-fi
-echo "  gateway up on port $PORT in $(($(date +%s) - t0)) s"
-set -a
-. "$WORK/rgw.env"
-set +a
+rgw_up || finish
 export S3_BUCKET=ringcap-export S3_PREFIX=e2e S3_REGION=us-east-1
 SECRET=$S3_SECRET_KEY
 

@@ -7,57 +7,13 @@
 # secret key, a wrong access key, a missing bucket or key; and the gateway stopped in the middle
 # of an upload. Needs root (CI is root); the gateway is always stopped at the end.
 . "$(dirname "$0")/lib.sh"
-RGW=$(realpath -m "$ROOT/../shared/tools/ceph-rgw.sh")
 S3T=$TOOLS/s3tool
 if ! need_root; then
 	echo "SKIP e2e/$T: not root; ceph-rgw.sh needs root to start the gateway (CI runs as root)"
 	finish
 fi
 
-# One gateway per machine at a time: its monitor binds the fixed ports 3300 and 6789, so suites
-# run in parallel (build and build-san) wait for each other here.
-exec 9>/tmp/ringcap-ceph-rgw.lock
-if ! flock -w 900 9; then
-	fail gateway-lock "another test held /tmp/ringcap-ceph-rgw.lock for 15 minutes"
-	finish
-fi
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# The daemons' pids, read once they run: the trap stops them even if $WORK was removed meanwhile.
-RGW_PIDS=()
-ours() { grep -qF "$WORK/rgw/ceph.conf" "/proc/$1/cmdline" 2>/dev/null; }
-rgw_stop() { # stops the daemons and waits (up to 20 s each) until they are gone
-	"$RGW" stop "$WORK/rgw" >/dev/null 2>&1
-	local pid i
-	for pid in "${RGW_PIDS[@]}"; do
-		ours "$pid" && kill "$pid" 2>/dev/null
-		for ((i = 0; i < 200; i++)); do ours "$pid" || break; sleep 0.1; done
-		ours "$pid" && kill -9 "$pid" 2>/dev/null
-	done
-	return 0
-}
-trap rgw_stop EXIT
-if listening 6789 || listening 3300; then
-	fail gateway-ports-free "ports 3300/6789 are taken: another Ceph monitor is running"
-	finish
-fi
-PORT=
-for _ in $(seq 50); do
-	p=$((20000 + RANDOM % 20000))
-	listening "$p" || { PORT=$p; break; }
-done
-t0=$(date +%s)
-# 9>&-: the daemons must not inherit the lock, or it would outlive this script
-"$RGW" start "$WORK/rgw" "$PORT" >"$WORK/rgw.env" 2>"$WORK/rgw.err" 9>&-
-rc=$?
-for f in "$WORK"/rgw/run/*.pid; do [[ -f $f ]] && RGW_PIDS+=("$(cat "$f")"); done
-if [[ $rc != 0 ]]; then
-	fail gateway-start "$(tail -n 5 "$WORK/rgw.err" | tr '\n' ' ')"
-	finish
-fi
-echo "  gateway up on port $PORT in $(($(date +%s) - t0)) s"
-set -a
-. "$WORK/rgw.env"
-set +a
+rgw_up || finish
 export S3_BUCKET=ringcap-e2e S3_REGION=us-east-1
 unset S3_MULTIPART_SIZE S3_PART_SIZE S3_MAX_SEND_RATE S3_ADDRESSING S3_PART_RETRIES
 field() { tr ' ' '\n' <"$1" | sed -n "s/^$2=//p"; }
