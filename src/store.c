@@ -869,7 +869,13 @@ store_t *store_open(const struct store_config *c, char *err, size_t errlen)
 	s->incfd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->keymu, NULL);
-	pthread_cond_init(&s->cv, NULL);
+	/* the worker's sleeps are deadlines on CLOCK_MONOTONIC: the condition must wait on that
+	 * clock, or a deadline read as CLOCK_REALTIME is decades past and the worker spins */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&s->idle_cv, NULL);
 	s->dir = strdup(c->dir);
 	if (!s->dir) {

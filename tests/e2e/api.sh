@@ -32,6 +32,10 @@ start_server() {
 }
 start_server
 check serve-info-file test -n "$B" -a "$(jq -r .listen "$D/http.json")" != "127.0.0.1:0"
+# an idle server sleeps: its threads wait on their deadlines (a condition variable waiting on
+# the wrong clock once made the store's worker spin on two cores)
+c0=$(cpu_ticks "$SPID"); sleep 2; c1=$(cpu_ticks "$SPID")
+check serve-idle-no-cpu test "$((c1 - c0))" -lt 20
 check admin-token-file test "$(stat -c %a "$D/admin.token" 2>/dev/null)" = 600
 ADMIN=$(cat "$D/admin.token" 2>/dev/null)
 check admin-token-shape bash -c "[[ '$ADMIN' =~ ^rct_[A-Za-z0-9_-]{43}$ ]]"

@@ -36,6 +36,9 @@ incident_pcap() {
 	"$RINGCAP" incident pcap "$2" -o "$1" -w "$out" >/dev/null 2>&1 && echo "$out"
 }
 
+# cpu_ticks PID: user + system CPU time the process used so far, in clock ticks (1/100 s)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+
 # quiet CMD...: runs CMD with its output discarded (for `check NAME quiet CMD...')
 quiet() { "$@" >/dev/null 2>&1; }
 
