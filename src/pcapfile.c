@@ -62,6 +62,8 @@ struct pcapfile {
 	uint64_t adj_recs, adj_bytes, adj_errors; /* failed jobs, not yet counted */
 	uint64_t total;			  /* caller's view: header + records accepted */
 	uint64_t good_seen;		  /* `good' as of the last pf_wait() */
+	uint64_t kicked;		  /* writer: bytes before this offset were handed to
+					     writeback (sync_file_range) */
 };
 
 /*
@@ -147,6 +149,8 @@ static void pcapfile_written_ok(pcapfile_t *f, uint64_t bytes)
 		f->trunc_pending = ftruncate(f->fd, (off_t)f->good) != 0;
 }
 
+#define WRITEBACK_KICK (8u << 20)
+
 static void *pf_writer(void *arg)
 {
 	pcapfile_t *f = arg;
@@ -167,6 +171,14 @@ static void *pf_writer(void *arg)
 			f->trunc_pending = ftruncate(f->fd, (off_t)f->good) != 0;
 		else
 			pcapfile_written_ok(f, n);
+		if (r >= 0 && f->good - f->kicked >= WRITEBACK_KICK) {
+			/* start writeback of what is written (without waiting for it), so that the
+			 * fsync at the end of the file finds little left to do and dirty pages do
+			 * not pile up; advisory: an error here is the fsync's to report */
+			(void)sync_file_range(f->fd, (off64_t)f->kicked, (off64_t)(f->good - f->kicked),
+					      SYNC_FILE_RANGE_WRITE);
+			f->kicked = f->good;
+		}
 		pthread_mutex_lock(&f->mu);
 		if (r < 0) {
 			f->adj_recs += recs;
