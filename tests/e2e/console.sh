@@ -12,7 +12,8 @@ pid=
 cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; }
 trap cleanup EXIT
 
-# ---- set-up: chromium from Debian, playwright-core from npm (nothing to do when both are there)
+# ---- set-up: chromium from Debian, playwright-core from npm (nothing to do when both are there;
+# node and npm come from scripts/deps.sh --test)
 if [[ ! -x /usr/bin/chromium ]]; then
 	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		chromium fonts-dejavu-core; } >"$WORK/apt.log" 2>&1
