@@ -5,8 +5,8 @@
  * Safe while the agent runs on DIR: the queue row is claimed in the shared index, so the agent
  * and this command never upload the same row at once.
  */
-#include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,16 +160,6 @@ static int show_status(store_t *st, const struct export_cmd_settings *s)
 	return 0;
 }
 
-static long parse_id(const char *s)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || s[0] == '+' || s[0] == '0')
-		return -1;
-	return v;
-}
-
 static void print_result(const struct db_export *e, int json, const char *note)
 {
 	if (json) {
@@ -210,7 +200,7 @@ int cmd_export_main(int argc, char **argv)
 		log_err("usage: %s", usage_text);
 		return EXIT_USAGE;
 	}
-	if (!s.status && (id = parse_id(pos[0])) < 0) {
+	if (!s.status && (id = cfg_parse_id(pos[0], LONG_MAX)) < 0) {
 		log_err("invalid incident ID `%s': expected a whole number from 1", pos[0]);
 		return EXIT_USAGE;
 	}

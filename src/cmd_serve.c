@@ -180,16 +180,6 @@ static int running_public_url(const char *dir, char *out, size_t len)
 	return ok ? 0 : -1;
 }
 
-static long parse_id(const char *s)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > URLSIGN_ID_MAX || s[0] == '0' || s[0] == '+')
-		return -1;
-	return v;
-}
-
 /*
  * `ringcap url ID --s3': a SigV4 presigned GET URL of the incident's exported capture, so that
  * a download does not pass through the agent. The object must be exported (queue row done).
@@ -297,7 +287,7 @@ int cmd_url_main(int argc, char **argv)
 		log_err("usage: %s", usage);
 		return EXIT_USAGE;
 	}
-	long id = parse_id(pos[0]);
+	long id = cfg_parse_id(pos[0], URLSIGN_ID_MAX);
 	if (id < 0) {
 		log_err("invalid incident ID `%s': expected a whole number from 1 to %ld", pos[0],
 			URLSIGN_ID_MAX);

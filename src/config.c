@@ -402,3 +402,16 @@ out:
 	free(av);
 	return ret;
 }
+
+long cfg_parse_id(const char *s, long max)
+{
+	long v = 0;
+	if (!s || *s < '1' || *s > '9')
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}

@@ -62,6 +62,9 @@ int cfg_from_file(const struct cfg_opt *opts, size_t n, void *base, const char *
 /* Prints the table as help lines. */
 void cfg_print_help(const struct cfg_opt *opts, size_t n, FILE *out);
 
+/* An incident id: decimal digits only, no sign, no leading zero, 1..max. Returns it, or -1. */
+long cfg_parse_id(const char *s, long max);
+
 /*
  * A subcommand's settings: the environment, then argv (argv[0] is the command name) with
  * positional arguments anywhere among the flags; the positionals go to pos[] (at most maxpos,

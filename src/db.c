@@ -653,6 +653,27 @@ out:
 	return ret;
 }
 
+/* *total = the one number sql selects (under d->mu). Returns 0 or DB_ERROR (err names what). */
+static int count_rows(db_t *d, const char *sql, const char *what, long *total, char *err,
+		      size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = DB_ERROR;
+
+	if (prepare(d, sql, &st, err, errlen))
+		return DB_ERROR;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*total = (long)sqlite3_column_int64(st, 0);
+		ret = 0;
+	} else {
+		char w[96];
+		snprintf(w, sizeof w, "cannot count %s", what);
+		sqlerr(d, err, errlen, w);
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
 int db_list_incidents(db_t *d, long before_id, int limit, struct db_incident *out, long *total,
 		      char *err, size_t errlen)
 {
@@ -665,17 +686,9 @@ int db_list_incidents(db_t *d, long before_id, int limit, struct db_incident *ou
 	/* one read transaction: the page and the total come from the same snapshot */
 	if (exec(d, "BEGIN", "cannot begin a read", err, errlen))
 		goto out;
-	if (total) {
-		if (prepare(d, "SELECT count(*) FROM incidents", &st, err, errlen))
-			goto out;
-		if (sqlite3_step(st) != SQLITE_ROW) {
-			sqlerr(d, err, errlen, "cannot count incidents");
-			goto out;
-		}
-		*total = (long)sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		st = NULL;
-	}
+	if (total && count_rows(d, "SELECT count(*) FROM incidents", "incidents", total, err,
+				errlen))
+		goto out;
 	if (prepare(d, INCIDENT_SELECT " WHERE i.id < ?1 ORDER BY i.id DESC LIMIT ?2", &st, err,
 		    errlen))
 		goto out;
@@ -859,30 +872,40 @@ out:
 	return ret;
 }
 
-/* One row by kind/ref (under d->mu). */
-static int get_export_locked(db_t *d, const char *kind, const char *ref, struct db_export *out,
-			     char *err, size_t errlen)
+/* Steps st (a bound EXPORT_SELECT) once into *out and finalizes it. Returns 0, DB_ENOTFOUND
+ * (no row; the caller says which) or DB_ERROR (err). */
+static int step_export(db_t *d, sqlite3_stmt *st, struct db_export *out, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	int ret = DB_ERROR, rc;
+	int ret = DB_ERROR, rc = sqlite3_step(st);
 
-	if (prepare(d, EXPORT_SELECT " WHERE kind = ?1 AND ref = ?2", &st, err, errlen))
-		return DB_ERROR;
-	sqlite3_bind_text(st, 1, kind ? kind : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, ref ? ref : "", -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		read_export(st, out);
 		ret = 0;
 	} else if (rc == SQLITE_DONE) {
-		errf(d->path, err, errlen, "no export of %s %s", kind ? kind : "",
-		     ref ? ref : "");
 		ret = DB_ENOTFOUND;
 	} else {
 		sqlerr(d, err, errlen, "cannot read the export queue");
 	}
 	sqlite3_finalize(st);
 	return ret;
+}
+
+/* One row by kind/ref (under d->mu). */
+static int get_export_locked(db_t *d, const char *kind, const char *ref, struct db_export *out,
+			     char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (prepare(d, EXPORT_SELECT " WHERE kind = ?1 AND ref = ?2", &st, err, errlen))
+		return DB_ERROR;
+	sqlite3_bind_text(st, 1, kind ? kind : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ref ? ref : "", -1, SQLITE_STATIC);
+	rc = step_export(d, st, out, err, errlen);
+	if (rc == DB_ENOTFOUND)
+		errf(d->path, err, errlen, "no export of %s %s", kind ? kind : "",
+		     ref ? ref : "");
+	return rc;
 }
 
 int db_export_get(db_t *d, const char *kind, const char *ref, struct db_export *out, char *err,
@@ -907,17 +930,9 @@ int db_export_list(db_t *d, long after_row, struct db_export *out, int max, long
 	pthread_mutex_lock(&d->mu);
 	if (exec(d, "BEGIN", "cannot begin a read", err, errlen))
 		goto out;
-	if (total) {
-		if (prepare(d, "SELECT count(*) FROM export_queue", &st, err, errlen))
-			goto out;
-		if (sqlite3_step(st) != SQLITE_ROW) {
-			sqlerr(d, err, errlen, "cannot count the export queue");
-			goto out;
-		}
-		*total = (long)sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		st = NULL;
-	}
+	if (total && count_rows(d, "SELECT count(*) FROM export_queue", "the export queue", total,
+				err, errlen))
+		goto out;
 	if (prepare(d, EXPORT_SELECT " WHERE id > ?1 ORDER BY id LIMIT ?2", &st, err, errlen))
 		goto out;
 	sqlite3_bind_int64(st, 1, after_row);
@@ -940,23 +955,15 @@ out:
 static int export_by_row(db_t *d, long row, struct db_export *out, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	int ret = DB_ERROR, rc;
+	int rc;
 
 	if (prepare(d, EXPORT_SELECT " WHERE id = ?1", &st, err, errlen))
 		return DB_ERROR;
 	sqlite3_bind_int64(st, 1, row);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		read_export(st, out);
-		ret = 0;
-	} else if (rc == SQLITE_DONE) {
+	rc = step_export(d, st, out, err, errlen);
+	if (rc == DB_ENOTFOUND)
 		errf(d->path, err, errlen, "no export queue row %ld", row);
-		ret = DB_ENOTFOUND;
-	} else {
-		sqlerr(d, err, errlen, "cannot read the export queue");
-	}
-	sqlite3_finalize(st);
-	return ret;
+	return rc;
 }
 
 int db_export_claim(db_t *d, long row, int64_t now_ns, const char *owner, int force,

@@ -635,6 +635,34 @@ static char *incident_json(exporter_t *e, const struct db_incident *inc, const c
  * One attempt at an incident row (claimed). Sets row's key, etag, size, sha256 as it goes;
  * returns the outcome class with the error in err.
  */
+/*
+ * Before uploading row to key: aborts the multipart upload a failed attempt left open (its id is
+ * in the row), then records the bucket and key in the row, so that an upload started now and cut
+ * off is found and aborted next time. Returns 0, or -1 with *out and err set.
+ */
+static int start_attempt(exporter_t *e, struct db_export *row, const char *key, enum outcome *out,
+			 char *err, size_t errlen)
+{
+	char e2[S3_ERRBUF_SIZE];
+	if (row->upload_id[0] && row->object_key[0]) {
+		int r = s3_abort_upload(e->s3, row->object_key, row->upload_id, e2, sizeof e2);
+		if (r) {
+			set_err(err, errlen, "cannot abort the multipart upload left by the last "
+				"attempt: %s", e2);
+			*out = r == S3_ECANCEL ? OUT_CANCELLED : OUT_RETRY;
+			return -1;
+		}
+		log_info("export: aborted the multipart upload left open by the last attempt at "
+			 "`%s'", row->object_key);
+	}
+	snprintf(row->bucket, sizeof row->bucket, "%s", e->cfg.bucket);
+	snprintf(row->object_key, sizeof row->object_key, "%s", key);
+	row->upload_id[0] = '\0';
+	if (db_export_update(e->db, row, e->owner, now_ns(), e2, sizeof e2) != 0)
+		log_warn("export: %s", e2);
+	return 0;
+}
+
 static enum outcome export_incident_row(exporter_t *e, struct db_export *row, char *err,
 					size_t errlen)
 {
@@ -675,24 +703,9 @@ static enum outcome export_incident_row(exporter_t *e, struct db_export *row, ch
 		out = OUT_FAILED;
 		goto done;
 	}
-	/* a multipart upload a failed attempt left open */
-	if (row->upload_id[0] && row->object_key[0]) {
-		r = s3_abort_upload(e->s3, row->object_key, row->upload_id, e2, sizeof e2);
-		if (r) {
-			set_err(err, errlen, "cannot abort the multipart upload left by the last "
-				"attempt: %s", e2);
-			out = r == S3_ECANCEL ? OUT_CANCELLED : OUT_RETRY;
-			goto done;
-		}
-		log_info("export: aborted the multipart upload left open by the last attempt at "
-			 "`%s'", row->object_key);
-	}
 	int same_object = !strcmp(row->object_key, key) && !strcmp(row->bucket, e->cfg.bucket);
-	snprintf(row->bucket, sizeof row->bucket, "%s", e->cfg.bucket);
-	snprintf(row->object_key, sizeof row->object_key, "%s", key);
-	row->upload_id[0] = '\0';
-	if (db_export_update(e->db, row, e->owner, now_ns(), e2, sizeof e2) != 0)
-		log_warn("export: %s", e2);
+	if (start_attempt(e, row, key, &out, err, errlen))
+		goto done;
 
 	/* the capture went up in an earlier attempt (the JSON did not): check it is still there */
 	memset(&res, 0, sizeof res);
@@ -779,7 +792,7 @@ done:
 static enum outcome export_pcap_row(exporter_t *e, struct db_export *row, char *err,
 				    size_t errlen)
 {
-	char key[EXPORT_KEY_MAX], e2[S3_ERRBUF_SIZE], path[PATH_MAX + 64];
+	char key[EXPORT_KEY_MAX], path[PATH_MAX + 64];
 	struct s3_put_result res;
 	struct stat st;
 	enum outcome out = OUT_RETRY;
@@ -808,20 +821,8 @@ static enum outcome export_pcap_row(exporter_t *e, struct db_export *row, char *
 		out = OUT_FAILED;
 		goto done;
 	}
-	if (row->upload_id[0] && row->object_key[0]) {
-		r = s3_abort_upload(e->s3, row->object_key, row->upload_id, e2, sizeof e2);
-		if (r) {
-			set_err(err, errlen, "cannot abort the multipart upload left by the last "
-				"attempt: %s", e2);
-			out = r == S3_ECANCEL ? OUT_CANCELLED : OUT_RETRY;
-			goto done;
-		}
-	}
-	snprintf(row->bucket, sizeof row->bucket, "%s", e->cfg.bucket);
-	snprintf(row->object_key, sizeof row->object_key, "%s", key);
-	row->upload_id[0] = '\0';
-	if (db_export_update(e->db, row, e->owner, now_ns(), e2, sizeof e2) != 0)
-		log_warn("export: %s", e2);
+	if (start_attempt(e, row, key, &out, err, errlen))
+		goto done;
 	struct s3_kv meta[1] = {{"ringcap-agent", e->cfg.agent}};
 	struct s3_put_opts o = {.content_type = "application/vnd.tcpdump.pcap", .meta = meta,
 				.nmeta = 1};

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "ctl.h"
 #include "flow_json.h"
 #include "httpd.h"
@@ -259,20 +260,6 @@ static int parse_target(struct call *c, const char **why)
 }
 
 /* An incident id segment: 1..10^9, decimal, no sign, no leading zero. Returns it or -1. */
-static long parse_id(const char *s)
-{
-	long v = 0;
-	size_t n = strlen(s);
-	if (n == 0 || n > 10 || s[0] == '0')
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v >= 1 && v <= URLSIGN_ID_MAX ? v : -1;
-}
-
 /*
  * A whole-number query parameter name in [min, max]; the other parameters are ignored.
  * Returns 1 and *out when present, 0 when absent, -1 when malformed or repeated (why).
@@ -1009,7 +996,7 @@ static int route_match(const struct call *c, const struct route *r, int *badid)
 			return 0;
 		const char *s = c->seg[i + 2];
 		if (strcmp(r->pattern[i], "#") == 0) {
-			if (parse_id(s) < 0)
+			if (cfg_parse_id(s, URLSIGN_ID_MAX) < 0)
 				*badid = 1;
 		} else if (strcmp(r->pattern[i], s) != 0) {
 			return 0;
@@ -1146,7 +1133,7 @@ void api_handle(httpd_t *h, const struct api_request *rq, struct api_response *r
 		goto out;
 	}
 	if (hit->flags & HAS_ID)
-		c->id = parse_id(c->seg[3]);
+		c->id = cfg_parse_id(c->seg[3], URLSIGN_ID_MAX);
 	if ((hit->flags & TOKEN_NEEDED) && authenticate(c) != 0)
 		goto out;
 	hit->fn(c);
