@@ -2,7 +2,13 @@
 # `make SANITIZE=1` builds with ASan+UBSan into build-san/; `make WERROR=1` turns warnings into errors.
 
 CC       ?= cc
-PKGS     := libpcap jansson libcrypto sqlite3 libmicrohttpd libcurl
+PKGS     := libpcap jansson libcrypto sqlite3
+# opened with dlopen() when first needed (src/libload.h): headers here, no link
+LAZY     := libmicrohttpd libcurl
+soname    = $(shell objdump -p $(shell pkg-config --variable=libdir $(1))/$(2).so 2>/dev/null | \
+              awk '$$1 == "SONAME" {print $$2}')
+CURL_SONAME := $(call soname,libcurl,libcurl)
+MHD_SONAME  := $(call soname,libmicrohttpd,libmicrohttpd)
 SANITIZE ?= 0
 WERROR   ?= 0
 
@@ -24,8 +30,10 @@ endif
 
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CPPFLAGS += -D_GNU_SOURCE -DRINGCAP_VERSION='"$(VERSION)"' -Isrc
+CPPFLAGS += $(if $(CURL_SONAME),-DRINGCAP_CURL_SONAME='"$(CURL_SONAME)"')
+CPPFLAGS += $(if $(MHD_SONAME),-DRINGCAP_MHD_SONAME='"$(MHD_SONAME)"')
 CFLAGS   ?= $(OPT) -g
-CFLAGS   += -std=gnu11 -pthread $(WARN) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
+CFLAGS   += -std=gnu11 -pthread $(WARN) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS) $(LAZY))
 LDFLAGS  += $(SANFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm -pthread
 

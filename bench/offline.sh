@@ -7,6 +7,9 @@
 #   ringcap   : ringcap run -r MIX -C 100         continuous files rotated at 100 MB + flow records
 #   tcpdump   : tcpdump -Z root -r MIX -w OUT -C 100     copy and rotate only
 #   softflowd : softflowd -d -6 -m 262144 -r MIX  flows only
+#   dd        : dd if=MIX of=OUT bs=1M conv=fsync  (reference, not a peer: the time the output
+#               folder's disk needs to store as many bytes durably; ringcap fsyncs every file it
+#               finishes, so on a real disk it cannot be faster than this)
 # Target (issue 2): ringcap <= 0.5 x tcpdump and < 1.0 x softflowd; RSS < 64 MB.
 # BENCH_OUT=DIR puts the outputs elsewhere (e.g. /dev/shm to time the software without the disk:
 # ringcap fsyncs every finished file, tcpdump does not, so on a slow disk both wait for it).
@@ -18,20 +21,23 @@ bench_mix "$N"
 
 O=${BENCH_OUT:-$W}; mkdir -p "$O"
 echo "outputs: $O ($(df -h --output=fstype "$O" | tail -n 1 | tr -d ' '))"
-declare -a R T S
+declare -a R T S D
 for ((i = 0; i < RUNS; i++)); do
-	rm -rf "$O/rc" "$O/td"; mkdir -p "$O/td"
+	rm -rf "$O/rc" "$O/td" "$O/dd"; mkdir -p "$O/td"
+	D+=("$(t dd if="$MIX" of="$O/dd" bs=1M conv=fsync)")
+	rm -f "$O/dd"
 	R+=("$(t build/ringcap run -q -r "$MIX" -o "$O/rc" -C 100 -W 0)")
 	T+=("$(t tcpdump -Z root -r "$MIX" -w "$O/td/out" -C 100)")
 	S+=("$(t softflowd -d -6 -m 262144 -r "$MIX")")
 done
 r=$(printf '%s\n' "${R[@]}" | median); td=$(printf '%s\n' "${T[@]}" | median)
-sf=$(printf '%s\n' "${S[@]}" | median)
+sf=$(printf '%s\n' "${S[@]}" | median); dd=$(printf '%s\n' "${D[@]}" | median)
 rm -rf "$O/rc" "$O/td"
 rss=$(/usr/bin/time -f %M build/ringcap run -q -r "$MIX" -o "$O/rc" -C 100 -W 0 2>&1 >/dev/null | tail -n 1)
 printf 'median of %d runs (s): ringcap %.3f   tcpdump -w -C 100 %.3f   softflowd %.3f\n' "$RUNS" "$r" "$td" "$sf"
 printf 'ratio ringcap/tcpdump   %.2f  (target <= 0.50)\n' "$(echo "$r / $td" | bc -l)"
 printf 'ratio ringcap/softflowd %.2f  (target <  1.00)\n' "$(echo "$r / $sf" | bc -l)"
+printf 'disk reference: dd conv=fsync of the input %.3f s (ringcap/dd %.2f)\n' "$dd" "$(echo "$r / $dd" | bc -l)"
 printf 'ringcap packets/s       %.0f\n' "$(echo "$N / $r" | bc -l)"
 printf 'ringcap peak RSS        %.1f MB (target < 64)\n' "$(echo "$rss / 1024" | bc -l)"
 rm -rf "$O/rc" "$O/td"

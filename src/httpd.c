@@ -28,6 +28,7 @@
 #include "httpd.h"
 #include "incident.h"
 #include "keys.h"
+#include "libload.h"
 #include "log.h"
 #include "tokens.h"
 #include "urlsign.h"
@@ -1552,6 +1553,8 @@ httpd_t *httpd_start(const struct httpd_config *c, char *err, size_t errlen)
 	int wildcard;
 	unsigned port;
 	const char *spec = c->listen && *c->listen ? c->listen : HTTPD_DEFAULT_LISTEN;
+	if (libload_mhd(err, errlen) != 0)
+		return NULL;
 	int fd = bind_listen(spec, err, errlen);
 	if (fd < 0)
 		return NULL;

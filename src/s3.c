@@ -21,6 +21,8 @@
 
 #include "s3.h"
 
+#include "libload.h"
+
 #ifndef RINGCAP_VERSION
 #define RINGCAP_VERSION "0"
 #endif
@@ -911,6 +913,8 @@ s3_t *s3_new(const struct s3_config *cfg, char *err, size_t errlen)
 	if (!s->host || !s->path_prefix || b.failed || !(s->base_url = sb_take(&b)))
 		goto oom;
 
+	if (libload_curl(err, errlen) != 0)
+		goto fail;
 	pthread_once(&curl_once, curl_init_once);
 	if (curl_init_rc != CURLE_OK || !(s->curl = curl_easy_init())) {
 		seterr(err, errlen, "cannot set up libcurl");

@@ -66,4 +66,20 @@ check flag-overrides-env test "$(ls "$WORK/ovr2/pcaps" | wc -l)" = 1
 "$RINGCAP" run -r "$WORK/nope.pcap" -o "$WORK/nf" 2>"$WORK/nf.err"; rc=$?
 check missing-file test $rc = 1
 check missing-file-named grep -qF "$WORK/nope.pcap" "$WORK/nf.err"
+# libcurl and libmicrohttpd are opened when first needed (src/libload.h): not linked, not opened
+# by a replay or the CLI, and a copy that cannot be loaded is named, with its package, when needed.
+check lazy-libs-not-linked bash -c "! ldd '$RINGCAP' | grep -E 'libcurl|libmicrohttpd'"
+BAD=$WORK/badlibs; mkdir -p "$BAD"; : >"$BAD/libcurl.so.4"; : >"$BAD/libmicrohttpd.so.12"
+LD_LIBRARY_PATH=$BAD "$RINGCAP" run -q -r "$IN" -o "$WORK/lazy" >/dev/null 2>"$WORK/lazy.err"; rc=$?
+check replay-opens-neither test $rc = 0 -a "$(ls "$WORK/lazy/pcaps" | wc -l)" = 1
+LD_LIBRARY_PATH=$BAD "$RINGCAP" incidents -o "$WORK/lazy" >/dev/null 2>>"$WORK/lazy.err"; rc=$?
+check cli-opens-neither test $rc = 0
+LD_LIBRARY_PATH=$BAD "$RINGCAP" serve -o "$WORK/lazy" --http 127.0.0.1:0 >/dev/null 2>"$WORK/mhd.err"; rc=$?
+check broken-microhttpd-fails test $rc = 1
+check broken-microhttpd-named grep -qE "cannot load libmicrohttpd\.so\.12, needed for the HTTP API: .*file too short \(Debian package libmicrohttpd12\)" "$WORK/mhd.err"
+check broken-microhttpd-no-token test ! -e "$WORK/lazy/admin.token"
+LD_LIBRARY_PATH=$BAD S3_ENDPOINT=http://127.0.0.1:9 S3_BUCKET=bkt S3_ACCESS_KEY=a S3_SECRET_KEY=s \
+	"$RINGCAP" export 1 -o "$WORK/lazy" >/dev/null 2>"$WORK/curl.err"; rc=$?
+check broken-curl-fails test $rc = 2
+check broken-curl-named grep -qE "cannot load libcurl\.so\.4, needed for S3 export: .*file too short \(Debian package libcurl4\)" "$WORK/curl.err"
 finish
