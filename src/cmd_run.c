@@ -668,7 +668,9 @@ int cmd_run_main(int argc, char **argv)
 			goto out;
 		}
 		if (!http)
-			log_warn("%s; the HTTP API is off (choose another address with --http)", err);
+			log_warn("%s; the HTTP API is off (--http ADDR:PORT chooses another "
+				 "address, --http off turns it off)",
+				 err);
 		else
 			log_info("HTTP API and console on http://%s/", httpd_address(http));
 	}

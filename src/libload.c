@@ -55,71 +55,68 @@ static struct {
 } mh;
 #undef FIELD
 
+#define NAME(name) #name,
+#define SLOT(name) (void *)&T.name,
+#define T cu
+static const char *const curl_names[] = {CURL_FUNCS(NAME)};
+static void *const curl_slots[] = {CURL_FUNCS(SLOT)};
+#undef T
+#define T mh
+static const char *const mhd_names[] = {MHD_FUNCS(NAME)};
+static void *const mhd_slots[] = {MHD_FUNCS(SLOT)};
+#undef T
+#undef SLOT
+#undef NAME
+
 struct lib {
 	const char *file, *package, *purpose;
+	const char *const *names; /* the functions to look up */
+	void *const *slots;	  /* where each one's address goes */
+	size_t n;
 	pthread_once_t once;
 	int ok;
 	char err[256];
 };
 
-static struct lib lib_curl = {RINGCAP_CURL_SONAME, "libcurl4", "S3 export", PTHREAD_ONCE_INIT,
-			      0, ""};
-static struct lib lib_mhd = {RINGCAP_MHD_SONAME, "libmicrohttpd12", "the HTTP API",
-			     PTHREAD_ONCE_INIT, 0, ""};
+static struct lib lib_curl = {RINGCAP_CURL_SONAME, "libcurl4", "S3 export", curl_names, curl_slots,
+			      sizeof curl_names / sizeof *curl_names, PTHREAD_ONCE_INIT, 0, ""};
+static struct lib lib_mhd = {RINGCAP_MHD_SONAME, "libmicrohttpd12", "the HTTP API", mhd_names,
+			     mhd_slots, sizeof mhd_names / sizeof *mhd_names, PTHREAD_ONCE_INIT, 0,
+			     ""};
 
-/* dlopen()s l->file; returns its handle or NULL with l->err set */
-static void *lib_open(struct lib *l)
+/* dlopen()s l->file and looks up every function; sets l->ok, or l->err */
+static void lib_load(struct lib *l)
 {
 	void *h = dlopen(l->file, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		const char *why = dlerror();
 		snprintf(l->err, sizeof l->err, "cannot load %s, needed for %s: %s (Debian package %s)",
 			 l->file, l->purpose, why ? why : "unknown error", l->package);
+		return;
 	}
-	return h;
+	for (size_t i = 0; i < l->n; i++) {
+		void *p = dlsym(h, l->names[i]);
+		if (!p) {
+			snprintf(l->err, sizeof l->err,
+				 "%s has no function %s (a version ringcap was not built for?)", l->file,
+				 l->names[i]);
+			return;
+		}
+		/* dlsym() returns void *; POSIX guarantees it converts to a function pointer */
+		memcpy(l->slots[i], &p, sizeof p);
+	}
+	l->ok = 1; /* the handle stays open for the life of the process */
 }
-
-/* looks up one symbol; on failure sets l->err and returns -1 */
-static int lib_sym(struct lib *l, void *h, const char *name, void **out)
-{
-	*out = dlsym(h, name);
-	if (*out)
-		return 0;
-	snprintf(l->err, sizeof l->err, "%s has no function %s (a version ringcap was not built for?)",
-		 l->file, name);
-	return -1;
-}
-
-/* dlsym() returns void *; POSIX guarantees it converts to a function pointer */
-#define LOOKUP(name)                                                                               \
-	if (lib_sym(l, h, #name, &p) != 0)                                                         \
-		return;                                                                            \
-	memcpy(&T.name, &p, sizeof p);
 
 static void load_curl(void)
 {
-	struct lib *l = &lib_curl;
-	void *h = lib_open(l), *p;
-	if (!h)
-		return;
-#define T cu
-	CURL_FUNCS(LOOKUP)
-#undef T
-	l->ok = 1; /* the handle stays open for the life of the process */
+	lib_load(&lib_curl);
 }
 
 static void load_mhd(void)
 {
-	struct lib *l = &lib_mhd;
-	void *h = lib_open(l), *p;
-	if (!h)
-		return;
-#define T mh
-	MHD_FUNCS(LOOKUP)
-#undef T
-	l->ok = 1;
+	lib_load(&lib_mhd);
 }
-#undef LOOKUP
 
 static int have_curl(void)
 {
