@@ -61,19 +61,6 @@ struct audit {
 	char pubhex[2 * 32 + 1];
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- clock ---- */
 
 /* Reads exactly n digits. */
@@ -294,7 +281,7 @@ static json_t *parse_record(const char *text, size_t len, char *why, size_t whyl
 	if (!o) {
 		char t[120];
 		printable(je.text, strlen(je.text), t, sizeof t);
-		seterr(why, whylen, "not JSON: %s at column %d", t, je.column);
+		set_err(why, whylen, "not JSON: %s at column %d", t, je.column);
 		return NULL;
 	}
 	json_t *seq = json_object_get(o, "seq");
@@ -312,7 +299,7 @@ static json_t *parse_record(const char *text, size_t len, char *why, size_t whyl
 	else if (!is_hex(json_string_value(json_object_get(o, "hash")), HEX_HASH))
 		bad = "no valid \"hash\"";
 	if (bad) {
-		seterr(why, whylen, "%s", bad);
+		set_err(why, whylen, "%s", bad);
 		json_decref(o);
 		return NULL;
 	}
@@ -409,11 +396,11 @@ static int write_line(int fd, const char *line, size_t len, off_t size_before, c
 		if (n > 0 && ftruncate(fd, size_before) != 0)
 			log_warn("cannot take back a partial line at offset %lld of `%s': %s",
 				 (long long)size_before, path, strerror(errno));
-		seterr(err, errlen, "cannot append to `%s': %s", path, strerror(e));
+		set_err(err, errlen, "cannot append to `%s': %s", path, strerror(e));
 		return -1;
 	}
 	if (fsync(fd) != 0) {
-		seterr(err, errlen, "cannot fsync `%s': %s", path, strerror(errno));
+		set_err(err, errlen, "cannot fsync `%s': %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -428,7 +415,7 @@ static long write_record(audit_t *a, json_t *rec, char *err, size_t errlen)
 	char *line = NULL;
 	long ret = -1;
 	if (a->seq >= LONG_MAX - 1) {
-		seterr(err, errlen, "`%s': seq %ld cannot grow", a->path, a->seq);
+		set_err(err, errlen, "`%s': seq %ld cannot grow", a->path, a->seq);
 		return -1;
 	}
 	long seq = a->seq + 1;
@@ -440,18 +427,18 @@ static long write_record(audit_t *a, json_t *rec, char *err, size_t errlen)
 	    canon_hash(rec, hash) != 0 ||
 	    json_object_set_new(rec, "hash", json_string(hash)) != 0 ||
 	    !(line = json_dumps(rec, CANON_FLAGS))) {
-		seterr(err, errlen, "cannot serialise an audit record (out of memory?)");
+		set_err(err, errlen, "cannot serialise an audit record (out of memory?)");
 		goto out;
 	}
 	size_t len = strlen(line);
 	if (len + 1 > LINE_MAX_BYTES) {
-		seterr(err, errlen, "audit record too long (%zu bytes, at most %u)", len + 1,
-		       LINE_MAX_BYTES);
+		set_err(err, errlen, "audit record too long (%zu bytes, at most %u)", len + 1,
+			LINE_MAX_BYTES);
 		goto out;
 	}
 	char *nl = realloc(line, len + 2);
 	if (!nl) {
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		goto out;
 	}
 	line = nl;
@@ -531,14 +518,14 @@ static int load_tail(audit_t *a, off_t size, char *err, size_t errlen)
 	json_t *t = json_pack("{s:s, s:I, s:I}", "event", "torn_record", "offset", (json_int_t)off,
 			      "length", (json_int_t)len);
 	if (!t) {
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		return -1;
 	}
 	long seq = write_record(a, t, err, errlen);
 	json_decref(t);
 	return seq > 0 ? 1 : -1;
 ioerr:
-	seterr(err, errlen, "cannot read `%s': %s", a->path, strerror(errno));
+	set_err(err, errlen, "cannot read `%s': %s", a->path, strerror(errno));
 	return -1;
 }
 
@@ -547,7 +534,7 @@ static int sync_head(audit_t *a, char *err, size_t errlen)
 {
 	struct stat st;
 	if (fstat(a->fd, &st) != 0) {
-		seterr(err, errlen, "cannot stat `%s': %s", a->path, strerror(errno));
+		set_err(err, errlen, "cannot stat `%s': %s", a->path, strerror(errno));
 		return -1;
 	}
 	if (st.st_size == a->known)
@@ -562,7 +549,7 @@ static int cp_fix_tail(audit_t *a, char *err, size_t errlen)
 	char last;
 	if (fstat(a->cfd, &st) != 0 ||
 	    (st.st_size > 0 && pread_full(a->cfd, &last, 1, st.st_size - 1) != 1)) {
-		seterr(err, errlen, "cannot read `%s': %s", a->cpath, strerror(errno));
+		set_err(err, errlen, "cannot read `%s': %s", a->cpath, strerror(errno));
 		return -1;
 	}
 	if (st.st_size == 0 || last == '\n')
@@ -612,7 +599,7 @@ static int checkpoint_locked(audit_t *a, char *err, size_t errlen)
 	int64_t now = now_ns();
 	size_t mlen = cp_message(a->seq, a->head, msg, sizeof msg);
 	if (!mlen || ed25519_sign(a->pkey, (const uint8_t *)msg, mlen, sig) != 0) {
-		seterr(err, errlen, "cannot sign an audit checkpoint: crypto library failure");
+		set_err(err, errlen, "cannot sign an audit checkpoint: crypto library failure");
 		return -1;
 	}
 	to_hex(sig, SIG_LEN, sighex);
@@ -623,26 +610,26 @@ static int checkpoint_locked(audit_t *a, char *err, size_t errlen)
 	line = cp ? json_dumps(cp, CANON_FLAGS) : NULL;
 	json_decref(cp);
 	if (!line) {
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		return -1;
 	}
 	size_t len = strlen(line);
 	char *nl = realloc(line, len + 2);
 	if (!nl) {
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		goto out;
 	}
 	line = nl;
 	line[len++] = '\n';
 	line[len] = 0;
 	if (lock_fd(a->cfd, LOCK_EX) != 0) {
-		seterr(err, errlen, "cannot lock `%s': %s", a->cpath, strerror(errno));
+		set_err(err, errlen, "cannot lock `%s': %s", a->cpath, strerror(errno));
 		goto out;
 	}
 	struct stat st;
 	if (cp_fix_tail(a, err, errlen) == 0) {
 		if (fstat(a->cfd, &st) != 0)
-			seterr(err, errlen, "cannot stat `%s': %s", a->cpath, strerror(errno));
+			set_err(err, errlen, "cannot stat `%s': %s", a->cpath, strerror(errno));
 		else if (write_line(a->cfd, line, len, st.st_size, a->cpath, err, errlen) == 0)
 			ret = 0;
 	}
@@ -659,7 +646,7 @@ out:
 static int make_dir(const char *p, char *err, size_t errlen)
 {
 	if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-		seterr(err, errlen, "cannot create `%s': %s", p, strerror(errno));
+		set_err(err, errlen, "cannot create `%s': %s", p, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -673,12 +660,12 @@ int audit_open(const char *dir, const keys_t *keys, audit_t **out, char *err, si
 	int ret = -1;
 	*out = NULL;
 	if (!dir || !*dir || !keys) {
-		seterr(err, errlen, "audit_open: no folder or no keys");
+		set_err(err, errlen, "audit_open: no folder or no keys");
 		return -1;
 	}
 	audit_t *a = calloc(1, sizeof *a);
 	if (!a) {
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		return -1;
 	}
 	a->fd = a->cfd = -1;
@@ -687,7 +674,7 @@ int audit_open(const char *dir, const keys_t *keys, audit_t **out, char *err, si
 	    snprintf(a->path, sizeof a->path, "%s/%s", sub, AUDIT_FILE) >= (int)sizeof a->path ||
 	    snprintf(a->cpath, sizeof a->cpath, "%s/%s", sub, AUDIT_CHECKPOINTS) >=
 		(int)sizeof a->cpath) {
-		seterr(err, errlen, "folder name too long: `%s'", dir);
+		set_err(err, errlen, "folder name too long: `%s'", dir);
 		goto out;
 	}
 	if (make_dir(dir, err, errlen) != 0 || make_dir(sub, err, errlen) != 0)
@@ -696,13 +683,14 @@ int audit_open(const char *dir, const keys_t *keys, audit_t **out, char *err, si
 	/* the checkpoint key: the audit subkey of the primary key */
 	const struct vault_key *pk = keys_primary(keys);
 	if (!pk || keys_subkey_for(keys, NULL, KEYS_PURPOSE_AUDIT, seed) != 0) {
-		seterr(err, errlen, "cannot derive the audit checkpoint key");
+		set_err(err, errlen, "cannot derive the audit checkpoint key");
 		goto out;
 	}
 	a->pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, sizeof seed);
 	OPENSSL_cleanse(seed, sizeof seed);
 	if (!a->pkey || EVP_PKEY_get_raw_public_key(a->pkey, pub, &publen) != 1 || publen != 32) {
-		seterr(err, errlen, "cannot make the audit checkpoint key: crypto library failure");
+		set_err(err, errlen,
+			"cannot make the audit checkpoint key: crypto library failure");
 		goto out;
 	}
 	to_hex(pub, 32, a->pubhex);
@@ -710,22 +698,22 @@ int audit_open(const char *dir, const keys_t *keys, audit_t **out, char *err, si
 
 	a->fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (a->fd < 0) {
-		seterr(err, errlen, "cannot open `%s': %s", a->path, strerror(errno));
+		set_err(err, errlen, "cannot open `%s': %s", a->path, strerror(errno));
 		goto out;
 	}
 	a->cfd = open(a->cpath, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (a->cfd < 0) {
-		seterr(err, errlen, "cannot open `%s': %s", a->cpath, strerror(errno));
+		set_err(err, errlen, "cannot open `%s': %s", a->cpath, strerror(errno));
 		goto out;
 	}
 	if (lock_fd(a->fd, LOCK_EX) != 0) {
-		seterr(err, errlen, "cannot lock `%s': %s", a->path, strerror(errno));
+		set_err(err, errlen, "cannot lock `%s': %s", a->path, strerror(errno));
 		goto out;
 	}
 	struct stat st;
 	int torn = -1;
 	if (fstat(a->fd, &st) != 0)
-		seterr(err, errlen, "cannot stat `%s': %s", a->path, strerror(errno));
+		set_err(err, errlen, "cannot stat `%s': %s", a->path, strerror(errno));
 	else
 		torn = load_tail(a, st.st_size, err, errlen);
 	unlock_fd(a->fd);
@@ -735,7 +723,7 @@ int audit_open(const char *dir, const keys_t *keys, audit_t **out, char *err, si
 	a->cp_seq = a->seq - torn;
 	a->cp_ns = now_ns();
 	if (lock_fd(a->cfd, LOCK_EX) != 0) {
-		seterr(err, errlen, "cannot lock `%s': %s", a->cpath, strerror(errno));
+		set_err(err, errlen, "cannot lock `%s': %s", a->cpath, strerror(errno));
 		goto out;
 	}
 	int cprc = cp_fix_tail(a, err, errlen);
@@ -763,24 +751,24 @@ long audit_append(audit_t *a, const char *event, json_t *fields, char *err, size
 	json_t *rec = fields ? fields : json_object();
 	long seq = -1;
 	if (!a || !event || !*event) {
-		seterr(err, errlen, "audit_append: no trail or no event");
+		set_err(err, errlen, "audit_append: no trail or no event");
 		json_decref(rec);
 		return -1;
 	}
 	if (!json_is_object(rec)) {
-		seterr(err, errlen, "audit record `%s': the fields are not a JSON object", event);
+		set_err(err, errlen, "audit record `%s': the fields are not a JSON object", event);
 		json_decref(rec);
 		return -1;
 	}
 	json_t *ev = json_string(event);
 	if (!ev || json_object_set_new(rec, "event", ev) != 0) {
-		seterr(err, errlen, "audit record: bad event name (not UTF-8?)");
+		set_err(err, errlen, "audit record: bad event name (not UTF-8?)");
 		json_decref(rec);
 		return -1;
 	}
 	pthread_mutex_lock(&a->mu);
 	if (lock_fd(a->fd, LOCK_EX) != 0) {
-		seterr(err, errlen, "cannot lock `%s': %s", a->path, strerror(errno));
+		set_err(err, errlen, "cannot lock `%s': %s", a->path, strerror(errno));
 	} else {
 		if (sync_head(a, err, errlen) == 0)
 			seq = write_record(a, rec, err, errlen);
@@ -806,12 +794,12 @@ int audit_checkpoint(audit_t *a, char *err, size_t errlen)
 {
 	int ret = -1;
 	if (!a) {
-		seterr(err, errlen, "audit_checkpoint: no trail");
+		set_err(err, errlen, "audit_checkpoint: no trail");
 		return -1;
 	}
 	pthread_mutex_lock(&a->mu);
 	if (lock_fd(a->fd, LOCK_EX) != 0) {
-		seterr(err, errlen, "cannot lock `%s': %s", a->path, strerror(errno));
+		set_err(err, errlen, "cannot lock `%s': %s", a->path, strerror(errno));
 	} else {
 		ret = sync_head(a, err, errlen);
 		unlock_fd(a->fd);
@@ -921,11 +909,11 @@ static int open_shared(const char *path, char *err, size_t errlen)
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return -1;
-		seterr(err, errlen, "cannot open `%s': %s", path, strerror(errno));
+		set_err(err, errlen, "cannot open `%s': %s", path, strerror(errno));
 		return -2;
 	}
 	if (lock_fd(fd, LOCK_SH) != 0 && errno != ENOLCK && errno != EOPNOTSUPP) {
-		seterr(err, errlen, "cannot lock `%s': %s", path, strerror(errno));
+		set_err(err, errlen, "cannot lock `%s': %s", path, strerror(errno));
 		close(fd);
 		return -2;
 	}
@@ -935,12 +923,12 @@ static int open_shared(const char *path, char *err, size_t errlen)
 static int paths(const char *dir, char *p, char *cp, char *err, size_t errlen)
 {
 	if (!dir || !*dir) {
-		seterr(err, errlen, "no folder");
+		set_err(err, errlen, "no folder");
 		return -1;
 	}
 	if (snprintf(p, PATH_LEN, "%s/%s/%s", dir, AUDIT_SUBDIR, AUDIT_FILE) >= PATH_LEN ||
 	    snprintf(cp, PATH_LEN, "%s/%s/%s", dir, AUDIT_SUBDIR, AUDIT_CHECKPOINTS) >= PATH_LEN) {
-		seterr(err, errlen, "folder name too long: `%s'", dir);
+		set_err(err, errlen, "folder name too long: `%s'", dir);
 		return -1;
 	}
 	return 0;
@@ -1145,7 +1133,7 @@ static void analyse(const struct rline *r, long no, struct vline *l)
 	l->len = r->len;
 	l->nl = r->nl;
 	if (r->stored < r->len) {
-		seterr(l->why, sizeof l->why, "longer than %u bytes", LINE_MAX_BYTES);
+		set_err(l->why, sizeof l->why, "longer than %u bytes", LINE_MAX_BYTES);
 		return;
 	}
 	l->rec = parse_record(r->text, r->len, l->why, sizeof l->why);
@@ -1281,7 +1269,7 @@ static long read_checkpoints(struct verifier *v, const char *cpath, char *err, s
 	struct lreader *r = calloc(1, sizeof *r);
 	long no = 0, ret = -1;
 	if (!r) {
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		goto out;
 	}
 	r->fd = fd;
@@ -1290,12 +1278,12 @@ static long read_checkpoints(struct verifier *v, const char *cpath, char *err, s
 	while ((rc = lr_next(r, &l)) == 1) {
 		no++;
 		if (check_cp_line(v, &l, no) != 0) {
-			seterr(err, errlen, "out of memory");
+			set_err(err, errlen, "out of memory");
 			goto out;
 		}
 	}
 	if (rc < 0) {
-		seterr(err, errlen, "cannot read `%s': %s", cpath, strerror(errno));
+		set_err(err, errlen, "cannot read `%s': %s", cpath, strerror(errno));
 		goto out;
 	}
 	if (v->ncp)
@@ -1317,7 +1305,7 @@ static int read_trail(struct verifier *v, int fd, const char *path, char *err, s
 	int have = 0, ret = -1, rc;
 	long no = 0;
 	if (!r) {
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		return -1;
 	}
 	r->fd = fd;
@@ -1342,7 +1330,7 @@ static int read_trail(struct verifier *v, int fd, const char *path, char *err, s
 		have = 1;
 	}
 	if (rc < 0) {
-		seterr(err, errlen, "cannot read `%s': %s", path, strerror(errno));
+		set_err(err, errlen, "cannot read `%s': %s", path, strerror(errno));
 		goto out;
 	}
 	if (have)
@@ -1366,7 +1354,7 @@ int audit_verify(const char *dir, const keys_t *keys, FILE *report, char *err, s
 		return -1;
 	struct verifier *v = calloc(1, sizeof *v);
 	if (!v) {
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		return -1;
 	}
 	v->keys = keys;
@@ -1449,7 +1437,7 @@ json_t *audit_list(const char *dir, long before_seq, int limit, long *total, cha
 	if (total)
 		*total = 0;
 	if (limit < 0) {
-		seterr(err, errlen, "invalid limit %d", limit);
+		set_err(err, errlen, "invalid limit %d", limit);
 		return NULL;
 	}
 	if (paths(dir, path, cpath, err, errlen) != 0)
@@ -1460,7 +1448,7 @@ json_t *audit_list(const char *dir, long before_seq, int limit, long *total, cha
 	if (fd >= 0) {
 		r = calloc(1, sizeof *r);
 		if (!r) {
-			seterr(err, errlen, "out of memory");
+			set_err(err, errlen, "out of memory");
 			goto out;
 		}
 		r->fd = fd;
@@ -1485,7 +1473,7 @@ json_t *audit_list(const char *dir, long before_seq, int limit, long *total, cha
 					json_t **nr = realloc(ring, nc * sizeof *nr);
 					if (!nr) {
 						json_decref(rec);
-						seterr(err, errlen, "out of memory");
+						set_err(err, errlen, "out of memory");
 						goto out;
 					}
 					ring = nr;
@@ -1499,13 +1487,13 @@ json_t *audit_list(const char *dir, long before_seq, int limit, long *total, cha
 			}
 		}
 		if (rc < 0) {
-			seterr(err, errlen, "cannot read `%s': %s", path, strerror(errno));
+			set_err(err, errlen, "cannot read `%s': %s", path, strerror(errno));
 			goto out;
 		}
 	}
 	arr = json_array();
 	if (!arr) {
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		goto out;
 	}
 	for (size_t i = n; i > 0; i--) {

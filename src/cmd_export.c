@@ -190,10 +190,7 @@ int cmd_export_main(int argc, char **argv)
 	int rc = parse(&s, argc, argv, pos, 1, &npos);
 	if (rc >= 0)
 		return rc;
-	if (s.quiet)
-		log_set_level(LOG_WARN);
-	if (s.verbose)
-		log_set_level(LOG_DEBUG);
+	log_set_verbosity(s.quiet, s.verbose);
 	memset(&ec, 0, sizeof ec);
 	long id = 0;
 	if (s.status ? npos != 0 : npos != 1) {

@@ -521,10 +521,7 @@ int cmd_run_main(int argc, char **argv)
 		s.filter = joined;
 		forigin = "capture filter";
 	}
-	if (s.quiet)
-		log_set_level(LOG_WARN);
-	if (s.verbose)
-		log_set_level(LOG_DEBUG);
+	log_set_verbosity(s.quiet, s.verbose);
 	if ((s.iface == NULL) == (s.file == NULL)) {
 		log_err("give exactly one source: -i IFACE or -r FILE");
 		usage(stderr);

@@ -117,10 +117,7 @@ int cmd_serve_main(int argc, char **argv)
 	int rc = parse(serve_opts, N_OPTS(serve_opts), &s, argc, argv, NULL, 0, &npos, usage);
 	if (rc >= 0)
 		return rc;
-	if (s.quiet)
-		log_set_level(LOG_WARN);
-	if (s.verbose)
-		log_set_level(LOG_DEBUG);
+	log_set_verbosity(s.quiet, s.verbose);
 
 	/*
 	 * SIGINT/SIGTERM are blocked before any thread starts (the store's worker and

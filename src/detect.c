@@ -31,6 +31,7 @@
  * hits) and about ten compares; the time goes to the sketch loads.
  */
 #include "detect.h"
+#include "log.h"
 
 #include <endian.h>
 #include <stdarg.h>
@@ -133,20 +134,6 @@ const char *detect_metric_str(enum detect_metric k)
 	return dt_metric_names[k];
 }
 
-static void dt_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void dt_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* --- time helpers --- */
 
 static int64_t dt_floor_div(int64_t a, int64_t b)
@@ -217,14 +204,14 @@ static int dt_check_span(const char *what, int64_t v, int64_t lo, int64_t hi, ch
 	if (v >= lo && v <= hi && v % DT_B == 0)
 		return 0;
 	if (v % 1000000 == 0)
-		dt_err(err, errlen,
-		       "invalid %s `%lld ms': expected a multiple of 100 ms from %lld to %lld ms",
-		       what, (long long)(v / 1000000), (long long)(lo / 1000000),
-		       (long long)(hi / 1000000));
+		set_err(err, errlen,
+			"invalid %s `%lld ms': expected a multiple of 100 ms from %lld to %lld ms",
+			what, (long long)(v / 1000000), (long long)(lo / 1000000),
+			(long long)(hi / 1000000));
 	else
-		dt_err(err, errlen,
-		       "invalid %s `%lld ns': expected a multiple of 100 ms from %lld to %lld ms",
-		       what, (long long)v, (long long)(lo / 1000000), (long long)(hi / 1000000));
+		set_err(err, errlen,
+			"invalid %s `%lld ns': expected a multiple of 100 ms from %lld to %lld ms",
+			what, (long long)v, (long long)(lo / 1000000), (long long)(hi / 1000000));
 	return -1;
 }
 
@@ -311,7 +298,7 @@ detect_t *detect_new(const struct detect_config *c, char *err, size_t errlen)
 	unsigned k;
 
 	if (!c) {
-		dt_err(err, errlen, "no detection configuration");
+		set_err(err, errlen, "no detection configuration");
 		return NULL;
 	}
 	if (dt_check_span("detection window", c->window_ns, DETECT_MIN_WINDOW_NS,
@@ -325,11 +312,12 @@ detect_t *detect_new(const struct detect_config *c, char *err, size_t errlen)
 		uint64_t max = dt_is_mbps((enum detect_metric)k) ? DETECT_MAX_MBPS : DETECT_MAX_PPS;
 
 		if (v > max) {
-			dt_err(err, errlen,
-			       "invalid detection threshold %s `%llu': expected at most %llu %s (0 "
-			       "disables it)",
-			       dt_metric_names[k], (unsigned long long)v, (unsigned long long)max,
-			       dt_is_mbps((enum detect_metric)k) ? "Mbit/s" : "packets/s");
+			set_err(
+			    err, errlen,
+			    "invalid detection threshold %s `%llu': expected at most %llu %s (0 "
+			    "disables it)",
+			    dt_metric_names[k], (unsigned long long)v, (unsigned long long)max,
+			    dt_is_mbps((enum detect_metric)k) ? "Mbit/s" : "packets/s");
 			return NULL;
 		}
 	}
@@ -362,8 +350,8 @@ detect_t *detect_new(const struct detect_config *c, char *err, size_t errlen)
 	return d;
 
 nomem:
-	dt_err(err, errlen, "cannot allocate the detector (window %lld ms): out of memory",
-	       (long long)(c->window_ns / 1000000));
+	set_err(err, errlen, "cannot allocate the detector (window %lld ms): out of memory",
+		(long long)(c->window_ns / 1000000));
 	detect_free(d);
 	return NULL;
 }

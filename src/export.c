@@ -30,18 +30,6 @@
 #define IDLE_POLL_NS (30 * NS_PER_S) /* look at the queue at least this often */
 #define CRED_FILE_MAX 4096
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- settings ----------------------------------------------------------------------------- */
 
 int export_parse_credentials(const char *text, size_t len, const char *path, char *access,
@@ -598,6 +586,20 @@ static int put_with_bucket(exporter_t *e, s3_read_fn rd, void *ud, uint64_t size
 /* Outcome classes of one attempt. */
 enum outcome { OUT_DONE, OUT_RETRY, OUT_FAILED, OUT_CANCELLED };
 
+/* The outcome of a failed upload of the capture: cancelled, refused for good, or worth a retry. */
+static enum outcome upload_outcome(int r)
+{
+	return r == S3_ECANCEL ? OUT_CANCELLED : r == S3_EINVAL ? OUT_FAILED : OUT_RETRY;
+}
+
+/* Records in the queue row what the bucket acknowledged. */
+static void take_result(struct db_export *row, const struct s3_put_result *res)
+{
+	snprintf(row->etag, sizeof row->etag, "%s", res->etag);
+	snprintf(row->sha256, sizeof row->sha256, "%s", res->sha256);
+	row->size = res->size;
+}
+
 /* The metadata JSON next to an incident's capture: the index's copy of ID.json and an "export"
  * object saying what was uploaded. A new string or NULL. */
 static char *incident_json(exporter_t *e, const struct db_incident *inc, const char *key,
@@ -758,12 +760,10 @@ static enum outcome export_incident_row(exporter_t *e, struct db_export *row, ch
 			}
 		}
 		if (r) {
-			out = r == S3_ECANCEL ? OUT_CANCELLED : r == S3_EINVAL ? OUT_FAILED : OUT_RETRY;
+			out = upload_outcome(r);
 			goto done;
 		}
-		snprintf(row->etag, sizeof row->etag, "%s", res.etag);
-		snprintf(row->sha256, sizeof row->sha256, "%s", res.sha256);
-		row->size = res.size;
+		take_result(row, &res);
 		if (db_export_update(e->db, row, e->owner, now_ns(), e2, sizeof e2) != 0)
 			log_warn("export: %s", e2);
 	}
@@ -828,12 +828,10 @@ static enum outcome export_pcap_row(exporter_t *e, struct db_export *row, char *
 				.nmeta = 1};
 	r = put_with_bucket(e, fd_read, &fd, (uint64_t)st.st_size, key, &o, &res, err, errlen);
 	if (r) {
-		out = r == S3_ECANCEL ? OUT_CANCELLED : r == S3_EINVAL ? OUT_FAILED : OUT_RETRY;
+		out = upload_outcome(r);
 		goto done;
 	}
-	snprintf(row->etag, sizeof row->etag, "%s", res.etag);
-	snprintf(row->sha256, sizeof row->sha256, "%s", res.sha256);
-	row->size = res.size;
+	take_result(row, &res);
 	out = OUT_DONE;
 done:
 	close(fd);

@@ -27,6 +27,7 @@
  * the caches.
  */
 #include "flow.h"
+#include "log.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -256,20 +257,6 @@ static int fl_make_key(struct fl_key *k, const struct pkt_meta *m, uint16_t spor
 	return from_a;
 }
 
-static void fl_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fl_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* --- LRU lists (index-linked) --- */
 
 static void fl_list_unlink(flow_table_t *t, uint32_t i)
@@ -454,22 +441,22 @@ flow_table_t *flow_table_new(const struct flow_config *cfg, flow_emit_fn emit, v
 	size_t esz = sizeof(struct fl_entry);
 
 	if (!cfg) {
-		fl_err(err, errlen, "no flow table configuration");
+		set_err(err, errlen, "no flow table configuration");
 		goto fail;
 	}
 	if (cfg->max_flows < 1 || cfg->max_flows > FLOW_MAX_FLOWS) {
-		fl_err(err, errlen, "invalid flow table size `%u': expected 1 to %u flows",
-		       cfg->max_flows, FLOW_MAX_FLOWS);
+		set_err(err, errlen, "invalid flow table size `%u': expected 1 to %u flows",
+			cfg->max_flows, FLOW_MAX_FLOWS);
 		goto fail;
 	}
 	if (cfg->idle_ns <= 0) {
-		fl_err(err, errlen, "invalid flow idle timeout `%lld' ns: expected more than 0",
-		       (long long)cfg->idle_ns);
+		set_err(err, errlen, "invalid flow idle timeout `%lld' ns: expected more than 0",
+			(long long)cfg->idle_ns);
 		goto fail;
 	}
 	if (cfg->active_ns <= 0) {
-		fl_err(err, errlen, "invalid flow active timeout `%lld' ns: expected more than 0",
-		       (long long)cfg->active_ns);
+		set_err(err, errlen, "invalid flow active timeout `%lld' ns: expected more than 0",
+			(long long)cfg->active_ns);
 		goto fail;
 	}
 	while (nbuckets < 2 * (uint64_t)cfg->max_flows)
@@ -497,8 +484,8 @@ flow_table_t *flow_table_new(const struct flow_config *cfg, flow_emit_fn emit, v
 	return t;
 
 nomem:
-	fl_err(err, errlen, "cannot allocate a flow table of %u flows: out of memory",
-	       cfg->max_flows);
+	set_err(err, errlen, "cannot allocate a flow table of %u flows: out of memory",
+		cfg->max_flows);
 fail:
 	flow_table_free(t);
 	return NULL;

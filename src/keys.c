@@ -3,6 +3,7 @@
  * See keys.h for the format and the rules.
  */
 #include "keys.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,19 +24,6 @@ struct keys {
 	size_t n;
 	size_t primary;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int keys_path(const char *dir, char *out, size_t outlen)
 {
@@ -132,17 +120,17 @@ int keys_parse(const char *text, size_t len, const char *path, keys_t **out, cha
 
 	*out = NULL;
 	if (len > KEYS_FILE_MAX) {
-		seterr(err, errlen, "`%s' is too large (%zu bytes, at most %u)", path, len,
-		       KEYS_FILE_MAX);
+		set_err(err, errlen, "`%s' is too large (%zu bytes, at most %u)", path, len,
+			KEYS_FILE_MAX);
 		return KEYS_EFORMAT;
 	}
 	if (memchr(text, '\0', len)) {
-		seterr(err, errlen, "`%s' contains a NUL byte: not a key file", path);
+		set_err(err, errlen, "`%s' contains a NUL byte: not a key file", path);
 		return KEYS_EFORMAT;
 	}
 	k = calloc(1, sizeof *k);
 	if (!k) {
-		seterr(err, errlen, "`%s': out of memory", path);
+		set_err(err, errlen, "`%s': out of memory", path);
 		return KEYS_EINVAL;
 	}
 	while (p < end) {
@@ -157,75 +145,80 @@ int keys_parse(const char *text, size_t len, const char *path, keys_t **out, cha
 		if (nf == 0 || *p == '#')
 			goto next;
 		if (nf < 2 || nf > 3) {
-			seterr(err, errlen,
-			       "`%s' line %d: expected `ID HEX64 [primary]' (%s fields)", path, line,
-			       nf < 2 ? "too few" : "too many");
+			set_err(err, errlen,
+				"`%s' line %d: expected `ID HEX64 [primary]' (%s fields)", path,
+				line, nf < 2 ? "too few" : "too many");
 			goto out;
 		}
 		if (!id_valid(f[0], flen[0])) {
-			seterr(err, errlen,
-			       "`%s' line %d: bad key id `%.*s': expected 1..%u of [A-Za-z0-9._-]",
-			       path, line, (int)(flen[0] > 40 ? 40 : flen[0]), f[0],
-			       VAULT_KEY_ID_MAX);
+			set_err(err, errlen,
+				"`%s' line %d: bad key id `%.*s': expected 1..%u of [A-Za-z0-9._-]",
+				path, line, (int)(flen[0] > 40 ? 40 : flen[0]), f[0],
+				VAULT_KEY_ID_MAX);
 			goto out;
 		}
 		memcpy(id, f[0], flen[0]);
 		id[flen[0]] = '\0';
 		if (find_id(k, id)) {
-			seterr(err, errlen, "`%s' line %d: duplicate key id `%s'", path, line, id);
+			set_err(err, errlen, "`%s' line %d: duplicate key id `%s'", path, line, id);
 			goto out;
 		}
 		if (flen[1] != 2 * VAULT_KEY_LEN) {
-			seterr(err, errlen,
-			       "`%s' line %d: key `%s' must be %u hex digits (found %zu characters)",
-			       path, line, id, 2 * VAULT_KEY_LEN, flen[1]);
+			set_err(
+			    err, errlen,
+			    "`%s' line %d: key `%s' must be %u hex digits (found %zu characters)",
+			    path, line, id, 2 * VAULT_KEY_LEN, flen[1]);
 			goto out;
 		}
 		for (i = 0; i < VAULT_KEY_LEN; i++) {
 			int hi = hexval(f[1][2 * i]), lo = hexval(f[1][2 * i + 1]);
 
 			if (hi < 0 || lo < 0) {
-				seterr(err, errlen,
-				       "`%s' line %d: key `%s' has a non-hex character at position %zu",
-				       path, line, id, 2 * i + (hi < 0 ? 1 : 2));
+				set_err(err, errlen,
+					"`%s' line %d: key `%s' has a non-hex character at "
+					"position %zu",
+					path, line, id, 2 * i + (hi < 0 ? 1 : 2));
 				goto out;
 			}
 			master[i] = (uint8_t)(hi << 4 | lo);
 		}
 		if (nf == 3) {
 			if (flen[2] != 7 || memcmp(f[2], "primary", 7) != 0) {
-				seterr(err, errlen,
-				       "`%s' line %d: unexpected `%.*s' after the key: expected `primary' "
-				       "or nothing",
-				       path, line, (int)(flen[2] > 40 ? 40 : flen[2]), f[2]);
+				set_err(err, errlen,
+					"`%s' line %d: unexpected `%.*s' after the key: expected "
+					"`primary' "
+					"or nothing",
+					path, line, (int)(flen[2] > 40 ? 40 : flen[2]), f[2]);
 				goto out;
 			}
 			if (primary_line) {
-				seterr(err, errlen,
-				       "`%s' line %d: a second primary key (line %d is primary already)",
-				       path, line, primary_line);
+				set_err(err, errlen,
+					"`%s' line %d: a second primary key (line %d is primary "
+					"already)",
+					path, line, primary_line);
 				goto out;
 			}
 			primary_line = line;
 			k->primary = k->n;
 		}
 		if (k->n == KEYS_MAX) {
-			seterr(err, errlen, "`%s' line %d: too many keys (at most %u)", path, line,
-			       KEYS_MAX);
+			set_err(err, errlen, "`%s' line %d: too many keys (at most %u)", path, line,
+				KEYS_MAX);
 			goto out;
 		}
 		add_key(k, id, flen[0], master);
 next:
 		p = nl ? nl + 1 : end;
-	}
+}
 	if (k->n == 0) {
-		seterr(err, errlen, "`%s' holds no keys", path);
+		set_err(err, errlen, "`%s' holds no keys", path);
 		goto out;
 	}
 	if (!primary_line) {
-		seterr(err, errlen,
-		       "`%s' line %d: end of file and no key is marked primary (exactly one must be)",
-		       path, line);
+		set_err(
+		    err, errlen,
+		    "`%s' line %d: end of file and no key is marked primary (exactly one must be)",
+		    path, line);
 		goto out;
 	}
 	*out = k;
@@ -297,23 +290,23 @@ static int write_tmp(const char *path, const keys_t *k, char *tmp, size_t tmplen
 
 	n = snprintf(tmp, tmplen, "%s.tmp.XXXXXX", path);
 	if (n < 0 || (size_t)n >= tmplen) {
-		seterr(err, errlen, "`%s': path too long", path);
+		set_err(err, errlen, "`%s': path too long", path);
 		tmp[0] = '\0';
 		return KEYS_EINVAL;
 	}
 	fd = mkostemp(tmp, O_CLOEXEC); /* O_CREAT | O_EXCL, mode 0600 */
 	if (fd < 0) {
-		seterr(err, errlen, "cannot create `%s': %s", tmp, strerror(errno));
+		set_err(err, errlen, "cannot create `%s': %s", tmp, strerror(errno));
 		tmp[0] = '\0';
 		return KEYS_EIO;
 	}
 	if (fchmod(fd, 0600) != 0) {
-		seterr(err, errlen, "cannot chmod `%s': %s", tmp, strerror(errno));
+		set_err(err, errlen, "cannot chmod `%s': %s", tmp, strerror(errno));
 		goto out;
 	}
 	buf = format_file(k, &len);
 	if (!buf) {
-		seterr(err, errlen, "`%s': out of memory", path);
+		set_err(err, errlen, "`%s': out of memory", path);
 		goto out;
 	}
 	while (off < len) {
@@ -322,14 +315,14 @@ static int write_tmp(const char *path, const keys_t *k, char *tmp, size_t tmplen
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			seterr(err, errlen, "cannot write `%s': %s", tmp,
-			       w < 0 ? strerror(errno) : "short write");
+			set_err(err, errlen, "cannot write `%s': %s", tmp,
+				w < 0 ? strerror(errno) : "short write");
 			goto out;
 		}
 		off += (size_t)w;
 	}
 	if (fsync(fd) != 0) {
-		seterr(err, errlen, "cannot fsync `%s': %s", tmp, strerror(errno));
+		set_err(err, errlen, "cannot fsync `%s': %s", tmp, strerror(errno));
 		goto out;
 	}
 	ret = 0;
@@ -339,7 +332,7 @@ out:
 		free(buf);
 	}
 	if (close(fd) != 0 && ret == 0) {
-		seterr(err, errlen, "cannot close `%s': %s", tmp, strerror(errno));
+		set_err(err, errlen, "cannot close `%s': %s", tmp, strerror(errno));
 		ret = KEYS_EIO;
 	}
 	if (ret != 0) {
@@ -356,7 +349,7 @@ static int mkdir_parents(const char *path, char *err, size_t errlen)
 	size_t i, len = strlen(path);
 
 	if (len >= sizeof dir) {
-		seterr(err, errlen, "`%s': path too long", path);
+		set_err(err, errlen, "`%s': path too long", path);
 		return KEYS_EINVAL;
 	}
 	memcpy(dir, path, len + 1);
@@ -365,8 +358,8 @@ static int mkdir_parents(const char *path, char *err, size_t errlen)
 			continue;
 		dir[i] = '\0';
 		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-			seterr(err, errlen, "cannot create directory `%s' for `%s': %s", dir, path,
-			       strerror(errno));
+			set_err(err, errlen, "cannot create directory `%s' for `%s': %s", dir, path,
+				strerror(errno));
 			return KEYS_EIO;
 		}
 		dir[i] = '/';
@@ -398,12 +391,12 @@ static int add_random_primary(keys_t *k, char *err, size_t errlen)
 	char id[VAULT_KEY_ID_MAX + 1];
 
 	if (k->n == KEYS_MAX) {
-		seterr(err, errlen, "the key file is full (%u keys): remove retired keys first",
-		       KEYS_MAX);
+		set_err(err, errlen, "the key file is full (%u keys): remove retired keys first",
+			KEYS_MAX);
 		return KEYS_EINVAL;
 	}
 	if (RAND_bytes(master, sizeof master) != 1) {
-		seterr(err, errlen, "RAND_bytes failed: cannot make a key");
+		set_err(err, errlen, "RAND_bytes failed: cannot make a key");
 		return KEYS_EINVAL;
 	}
 	new_id(k, id);
@@ -425,7 +418,7 @@ static int create_file(const char *path, keys_t **out, char *err, size_t errlen)
 		return ret;
 	k = calloc(1, sizeof *k);
 	if (!k) {
-		seterr(err, errlen, "`%s': out of memory", path);
+		set_err(err, errlen, "`%s': out of memory", path);
 		return KEYS_EINVAL;
 	}
 	ret = add_random_primary(k, err, errlen);
@@ -443,14 +436,14 @@ static int create_file(const char *path, keys_t **out, char *err, size_t errlen)
 			ret = 1;
 			goto out;
 		}
-		seterr(err, errlen, "cannot create `%s': %s", path, strerror(e));
+		set_err(err, errlen, "cannot create `%s': %s", path, strerror(e));
 		ret = KEYS_EIO;
 		goto out;
 	}
 	unlink(tmp);
 	if (fsync_dir_of(path) != 0) {
-		seterr(err, errlen, "cannot fsync the directory of `%s': %s", path,
-		       strerror(errno));
+		set_err(err, errlen, "cannot fsync the directory of `%s': %s", path,
+			strerror(errno));
 		ret = KEYS_EIO;
 		goto out;
 	}
@@ -490,46 +483,50 @@ static int load_file(const char *path, keys_t **out, char *err, size_t errlen)
 		if (errno == ENOENT)
 			return 1;
 		if (errno == ELOOP) {
-			seterr(err, errlen,
-			       "`%s' is a symbolic link: refusing it; point RINGCAP_KEY_FILE at the "
-			       "real file",
-			       path);
+			set_err(
+			    err, errlen,
+			    "`%s' is a symbolic link: refusing it; point RINGCAP_KEY_FILE at the "
+			    "real file",
+			    path);
 			return KEYS_EUNSAFE;
 		}
-		seterr(err, errlen, "cannot open `%s': %s", path, strerror(errno));
+		set_err(err, errlen, "cannot open `%s': %s", path, strerror(errno));
 		return KEYS_EIO;
 	}
 	if (fstat(fd, &st) != 0) {
-		seterr(err, errlen, "cannot stat `%s': %s", path, strerror(errno));
+		set_err(err, errlen, "cannot stat `%s': %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "`%s' is not a regular file (%s)", path, file_kind(st.st_mode));
+		set_err(err, errlen, "`%s' is not a regular file (%s)", path,
+			file_kind(st.st_mode));
 		ret = KEYS_EUNSAFE;
 		goto out;
 	}
 	if (st.st_uid != geteuid()) {
-		seterr(err, errlen, "`%s' is owned by uid %lu, not by uid %lu that ringcap runs as; "
-				    "chown it",
-		       path, (unsigned long)st.st_uid, (unsigned long)geteuid());
+		set_err(err, errlen,
+			"`%s' is owned by uid %lu, not by uid %lu that ringcap runs as; "
+			"chown it",
+			path, (unsigned long)st.st_uid, (unsigned long)geteuid());
 		ret = KEYS_EUNSAFE;
 		goto out;
 	}
 	if (st.st_mode & 077) {
-		seterr(err, errlen, "`%s' is readable by group or others (mode %04o); chmod 600 it",
-		       path, (unsigned)(st.st_mode & 07777));
+		set_err(err, errlen,
+			"`%s' is readable by group or others (mode %04o); chmod 600 it", path,
+			(unsigned)(st.st_mode & 07777));
 		ret = KEYS_EUNSAFE;
 		goto out;
 	}
 	if (st.st_size > (off_t)KEYS_FILE_MAX) {
-		seterr(err, errlen, "`%s' is too large (%lld bytes, at most %u)", path,
-		       (long long)st.st_size, KEYS_FILE_MAX);
+		set_err(err, errlen, "`%s' is too large (%lld bytes, at most %u)", path,
+			(long long)st.st_size, KEYS_FILE_MAX);
 		ret = KEYS_EFORMAT;
 		goto out;
 	}
 	buf = malloc(KEYS_FILE_MAX + 1);
 	if (!buf) {
-		seterr(err, errlen, "`%s': out of memory", path);
+		set_err(err, errlen, "`%s': out of memory", path);
 		ret = KEYS_EINVAL;
 		goto out;
 	}
@@ -539,7 +536,7 @@ static int load_file(const char *path, keys_t **out, char *err, size_t errlen)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			seterr(err, errlen, "cannot read `%s': %s", path, strerror(errno));
+			set_err(err, errlen, "cannot read `%s': %s", path, strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -564,7 +561,7 @@ int keys_load_or_create(const char *path, keys_t **out, char *err, size_t errlen
 
 	*out = NULL;
 	if (!path || !*path) {
-		seterr(err, errlen, "no key file path");
+		set_err(err, errlen, "no key file path");
 		return KEYS_EINVAL;
 	}
 	for (tries = 0; tries < 2; tries++) {
@@ -575,7 +572,7 @@ int keys_load_or_create(const char *path, keys_t **out, char *err, size_t errlen
 		if (ret != 1)
 			return ret;
 	}
-	seterr(err, errlen, "`%s' keeps appearing and disappearing", path);
+	set_err(err, errlen, "`%s' keeps appearing and disappearing", path);
 	return KEYS_EIO;
 }
 
@@ -603,7 +600,7 @@ int keys_rotate(const char *path, keys_t *k, char *new_id_out, size_t new_id_len
 	int ret;
 
 	if (new_id_out && new_id_len < VAULT_KEY_ID_MAX + 1) {
-		seterr(err, errlen, "keys_rotate: id buffer too small");
+		set_err(err, errlen, "keys_rotate: id buffer too small");
 		return KEYS_EINVAL;
 	}
 	ret = add_random_primary(k, err, errlen);
@@ -613,15 +610,15 @@ int keys_rotate(const char *path, keys_t *k, char *new_id_out, size_t new_id_len
 	if (ret)
 		goto out;
 	if (rename(tmp, path) != 0) {
-		seterr(err, errlen, "cannot rename `%s' to `%s': %s", tmp, path, strerror(errno));
+		set_err(err, errlen, "cannot rename `%s' to `%s': %s", tmp, path, strerror(errno));
 		unlink(tmp);
 		ret = KEYS_EIO;
 		goto out;
 	}
 	if (fsync_dir_of(path) != 0) {
 		/* The new file is in place; report, but keep the new key in memory too. */
-		seterr(err, errlen, "cannot fsync the directory of `%s': %s", path,
-		       strerror(errno));
+		set_err(err, errlen, "cannot fsync the directory of `%s': %s", path,
+			strerror(errno));
 		ret = KEYS_EIO;
 		goto out_keep;
 	}

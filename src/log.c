@@ -40,3 +40,21 @@ LOG_FN(log_err, LOG_ERR)
 LOG_FN(log_warn, LOG_WARN)
 LOG_FN(log_info, LOG_INFO)
 LOG_FN(log_debug, LOG_DEBUG)
+
+void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+void log_set_verbosity(int quiet, int verbose)
+{
+	if (quiet)
+		log_set_level(LOG_WARN);
+	if (verbose)
+		log_set_level(LOG_DEBUG);
+}

@@ -5,14 +5,24 @@
 #ifndef RINGCAP_LOG_H
 #define RINGCAP_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_ERR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 void log_set_level(enum log_level lvl);
 enum log_level log_get_level(void);
+/* -q and -v of the commands: quiet leaves warnings and errors, verbose adds debug lines */
+void log_set_verbosity(int quiet, int verbose);
 
 void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Formats a message into err (errlen bytes, always terminated) for the caller to report: the
+ * `char *err, size_t errlen' convention of the modules. Does nothing when err is NULL or errlen 0.
+ */
+void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -14,6 +14,7 @@
  * malloc()ed memory: pages become resident as the ring first fills them, never grow beyond it.
  */
 #include "ring.h"
+#include "log.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -47,20 +48,6 @@ struct ring {
 	struct ring_stats st;
 };
 
-static void rg_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void rg_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 void ring_config_init(struct ring_config *c)
 {
 	memset(c, 0, sizeof *c);
@@ -76,18 +63,18 @@ ring_t *ring_new(const struct ring_config *c, char *err, size_t errlen)
 	uint64_t cap, alen;
 
 	if (!c) {
-		rg_err(err, errlen, "no ring configuration");
+		set_err(err, errlen, "no ring configuration");
 		return NULL;
 	}
 	if (c->max_caplen < 1 || c->max_caplen > RING_MAX_CAPLEN) {
-		rg_err(err, errlen, "invalid ring max caplen `%u': expected 1 to %u bytes",
-		       c->max_caplen, RING_MAX_CAPLEN);
+		set_err(err, errlen, "invalid ring max caplen `%u': expected 1 to %u bytes",
+			c->max_caplen, RING_MAX_CAPLEN);
 		return NULL;
 	}
 	if (c->max_age_ns < 0) {
-		rg_err(err, errlen,
-		       "invalid ring max age `%lld' ns: expected 0 (count mode) or more",
-		       (long long)c->max_age_ns);
+		set_err(err, errlen,
+			"invalid ring max age `%lld' ns: expected 0 (count mode) or more",
+			(long long)c->max_age_ns);
 		return NULL;
 	}
 	if (c->max_age_ns == 0) {
@@ -95,19 +82,19 @@ ring_t *ring_new(const struct ring_config *c, char *err, size_t errlen)
 		    c->max_caplen < RG_TYPICAL_FRAME ? c->max_caplen : RG_TYPICAL_FRAME;
 
 		if (c->max_packets < 1 || c->max_packets > RING_MAX_PACKETS) {
-			rg_err(err, errlen, "invalid ring size `%u': expected 1 to %u packets",
-			       c->max_packets, RING_MAX_PACKETS);
+			set_err(err, errlen, "invalid ring size `%u': expected 1 to %u packets",
+				c->max_packets, RING_MAX_PACKETS);
 			return NULL;
 		}
 		cap = c->max_packets;
 		alen = cap * typical + c->max_caplen;
 	} else {
 		if (c->budget_bytes < RING_MIN_BUDGET || c->budget_bytes > RING_MAX_BUDGET) {
-			rg_err(err, errlen,
-			       "invalid ring memory budget `%llu' bytes: expected %llu to %llu",
-			       (unsigned long long)c->budget_bytes,
-			       (unsigned long long)RING_MIN_BUDGET,
-			       (unsigned long long)RING_MAX_BUDGET);
+			set_err(err, errlen,
+				"invalid ring memory budget `%llu' bytes: expected %llu to %llu",
+				(unsigned long long)c->budget_bytes,
+				(unsigned long long)RING_MIN_BUDGET,
+				(unsigned long long)RING_MAX_BUDGET);
 			return NULL;
 		}
 		cap = c->budget_bytes / (RG_INDEX_SHARE * sizeof(struct rg_entry));
@@ -137,11 +124,11 @@ ring_t *ring_new(const struct ring_config *c, char *err, size_t errlen)
 
 nomem:
 	if (c->max_age_ns == 0)
-		rg_err(err, errlen, "cannot allocate a ring of %u packets: out of memory",
-		       c->max_packets);
+		set_err(err, errlen, "cannot allocate a ring of %u packets: out of memory",
+			c->max_packets);
 	else
-		rg_err(err, errlen, "cannot allocate a ring of %llu bytes: out of memory",
-		       (unsigned long long)c->budget_bytes);
+		set_err(err, errlen, "cannot allocate a ring of %llu bytes: out of memory",
+			(unsigned long long)c->budget_bytes);
 	ring_free(r);
 	return NULL;
 }

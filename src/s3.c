@@ -20,6 +20,7 @@
 #include <openssl/hmac.h>
 
 #include "s3.h"
+#include "log.h"
 
 #include "libload.h"
 
@@ -35,19 +36,6 @@
 
 /* ------------------------------------------------------------------------------------------ */
 /* Small helpers: error text, a bounded growable string, hex, hashes                            */
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Appends to the message already in err. */
 static void adderr(char *err, size_t errlen, const char *fmt, ...)
@@ -398,13 +386,14 @@ int s3_sigv4_sign(const struct s3_sigv4_request *req, struct s3_sigv4 *out, char
 	if (!req->method || !req->path || req->path[0] != '/' || !req->payload_hash ||
 	    !req->region || !req->service || !req->access_key || !req->secret_key ||
 	    (!req->headers && req->nheaders) || (!req->query && req->nquery)) {
-		seterr(err, errlen, "sigv4: incomplete request (method, path starting with '/', "
-				    "payload hash, region, service and keys are required)");
+		set_err(err, errlen,
+			"sigv4: incomplete request (method, path starting with '/', "
+			"payload hash, region, service and keys are required)");
 		goto out;
 	}
 	if (!amz_date_ok(req->amz_date)) {
-		seterr(err, errlen, "sigv4: invalid date `%s': expected YYYYMMDDTHHMMSSZ",
-		       req->amz_date ? req->amz_date : "(null)");
+		set_err(err, errlen, "sigv4: invalid date `%s': expected YYYYMMDDTHHMMSSZ",
+			req->amz_date ? req->amz_date : "(null)");
 		goto out;
 	}
 	memcpy(date8, req->amz_date, 8);
@@ -418,7 +407,7 @@ int s3_sigv4_sign(const struct s3_sigv4_request *req, struct s3_sigv4 *out, char
 		const char *v = req->query[i].value ? req->query[i].value : "";
 
 		if (!req->query[i].name) {
-			seterr(err, errlen, "sigv4: query parameter %zu has no name", i);
+			set_err(err, errlen, "sigv4: query parameter %zu has no name", i);
 			goto out;
 		}
 		sb_init(&e, SIGN_MAX);
@@ -443,7 +432,7 @@ int s3_sigv4_sign(const struct s3_sigv4_request *req, struct s3_sigv4 *out, char
 		const char *n = req->headers[i].name;
 
 		if (!n || !*n || !req->headers[i].value || strpbrk(n, " \t:\r\n")) {
-			seterr(err, errlen, "sigv4: invalid header name `%s'", n ? n : "(null)");
+			set_err(err, errlen, "sigv4: invalid header name `%s'", n ? n : "(null)");
 			goto out;
 		}
 		if (!(h[i].name = strdup(n)) || !(h[i].value = trim_value(req->headers[i].value)))
@@ -456,7 +445,7 @@ int s3_sigv4_sign(const struct s3_sigv4_request *req, struct s3_sigv4 *out, char
 		qsort(h, req->nheaders, sizeof *h, pair_cmp);
 	for (size_t i = 1; i < req->nheaders; i++)
 		if (!strcmp(h[i].name, h[i - 1].name)) {
-			seterr(err, errlen, "sigv4: header `%s' given twice", h[i].name);
+			set_err(err, errlen, "sigv4: header `%s' given twice", h[i].name);
 			goto out;
 		}
 	for (size_t i = 0; i < req->nheaders; i++)
@@ -497,10 +486,10 @@ int s3_sigv4_sign(const struct s3_sigv4_request *req, struct s3_sigv4 *out, char
 	ret = 0;
 	goto out;
 crypto:
-	seterr(err, errlen, "sigv4: the crypto library failed");
+	set_err(err, errlen, "sigv4: the crypto library failed");
 	goto out;
 oom:
-	seterr(err, errlen, "sigv4: out of memory, or a request over %u bytes", SIGN_MAX);
+	set_err(err, errlen, "sigv4: out of memory, or a request over %u bytes", SIGN_MAX);
 out:
 	OPENSSL_cleanse(key, sizeof key);
 	sb_free(&b);
@@ -717,14 +706,18 @@ static int key_ok(const char *key, char *err, size_t errlen)
 	size_t n = key ? strlen(key) : 0;
 
 	if (!n || n > KEY_MAX || key[0] == '/') {
-		seterr(err, errlen, "invalid S3 object key `%.200s': expected 1..%u bytes, not "
-				    "starting with '/'", key ? key : "", KEY_MAX);
+		set_err(err, errlen,
+			"invalid S3 object key `%.200s': expected 1..%u bytes, not "
+			"starting with '/'",
+			key ? key : "", KEY_MAX);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f) {
-			seterr(err, errlen, "invalid S3 object key `%.200s': control character "
-					    "at byte %zu", key, i);
+			set_err(err, errlen,
+				"invalid S3 object key `%.200s': control character "
+				"at byte %zu",
+				key, i);
 			return -1;
 		}
 	return 0;
@@ -780,7 +773,7 @@ s3_t *s3_new(const struct s3_config *cfg, char *err, size_t errlen)
 
 	sb_init(&b, 4096);
 	if (!ep || !*ep) {
-		seterr(err, errlen, "no S3 endpoint: expected http[s]://host[:port]");
+		set_err(err, errlen, "no S3 endpoint: expected http[s]://host[:port]");
 		return NULL;
 	}
 	if (!strncasecmp(ep, "https://", 8)) {
@@ -792,47 +785,52 @@ s3_t *s3_new(const struct s3_config *cfg, char *err, size_t errlen)
 		scheme = "http";
 		auth = ep + 7;
 	} else {
-		seterr(err, errlen, "invalid S3 endpoint `%.200s': expected http:// or https://", ep);
+		set_err(err, errlen, "invalid S3 endpoint `%.200s': expected http:// or https://",
+			ep);
 		return NULL;
 	}
 	end = auth + strcspn(auth, "/?#");
 	alen = (size_t)(end - auth);
 	if (!alen || (*end && strcmp(end, "/")) || memchr(auth, '@', alen) ||
 	    strcspn(auth, " \t\r\n") < alen) {
-		seterr(err, errlen, "invalid S3 endpoint `%.200s': expected http[s]://host[:port] "
-				    "with no path, user or spaces", ep);
+		set_err(err, errlen,
+			"invalid S3 endpoint `%.200s': expected http[s]://host[:port] "
+			"with no path, user or spaces",
+			ep);
 		return NULL;
 	}
 	if (!cfg->bucket || !bucket_ok(cfg->bucket)) {
-		seterr(err, errlen, "invalid S3 bucket `%.100s': expected 3..63 characters of a-z, "
-				    "0-9, '.' and '-', starting and ending with a letter or digit",
-		       cfg->bucket ? cfg->bucket : "");
+		set_err(err, errlen,
+			"invalid S3 bucket `%.100s': expected 3..63 characters of a-z, "
+			"0-9, '.' and '-', starting and ending with a letter or digit",
+			cfg->bucket ? cfg->bucket : "");
 		return NULL;
 	}
 	if (!cfg->access_key || !*cfg->access_key || strpbrk(cfg->access_key, "/ \t\r\n")) {
-		seterr(err, errlen, "invalid S3 access key: empty, or has '/' or blanks");
+		set_err(err, errlen, "invalid S3 access key: empty, or has '/' or blanks");
 		return NULL;
 	}
 	if (!cfg->secret_key || !*cfg->secret_key || strlen(cfg->secret_key) > 512) {
-		seterr(err, errlen, "invalid S3 secret key: empty or over 512 characters");
+		set_err(err, errlen, "invalid S3 secret key: empty or over 512 characters");
 		return NULL;
 	}
 	if (cfg->region && *cfg->region && strpbrk(cfg->region, "/ \t\r\n<>&")) {
-		seterr(err, errlen, "invalid S3 region `%.100s'", cfg->region);
+		set_err(err, errlen, "invalid S3 region `%.100s'", cfg->region);
 		return NULL;
 	}
 	if (cfg->part_size && cfg->part_size < S3_MIN_PART_SIZE) {
-		seterr(err, errlen, "invalid S3 part size %llu bytes: S3 needs at least %llu (5 MiB)",
-		       (unsigned long long)cfg->part_size, (unsigned long long)S3_MIN_PART_SIZE);
+		set_err(err, errlen,
+			"invalid S3 part size %llu bytes: S3 needs at least %llu (5 MiB)",
+			(unsigned long long)cfg->part_size, (unsigned long long)S3_MIN_PART_SIZE);
 		return NULL;
 	}
 	if (cfg->part_size > (5ull << 30)) {
-		seterr(err, errlen, "invalid S3 part size %llu bytes: S3 allows at most 5 GiB",
-		       (unsigned long long)cfg->part_size);
+		set_err(err, errlen, "invalid S3 part size %llu bytes: S3 allows at most 5 GiB",
+			(unsigned long long)cfg->part_size);
 		return NULL;
 	}
 	if (cfg->connect_timeout_s < 0 || cfg->stall_timeout_s < 0 || cfg->request_timeout_s < 0) {
-		seterr(err, errlen, "invalid S3 timeout: negative");
+		set_err(err, errlen, "invalid S3 timeout: negative");
 		return NULL;
 	}
 
@@ -850,7 +848,7 @@ s3_t *s3_new(const struct s3_config *cfg, char *err, size_t errlen)
 		unsigned long port = strtoul(colon + 1, &e2, 10);
 
 		if (colon[1] < '0' || colon[1] > '9' || *e2 || port == 0 || port > 65535) {
-			seterr(err, errlen, "invalid S3 endpoint `%.200s': bad port", ep);
+			set_err(err, errlen, "invalid S3 endpoint `%.200s': bad port", ep);
 			goto fail;
 		}
 		if ((https && port == 443) || (!https && port == 80))
@@ -875,8 +873,10 @@ s3_t *s3_new(const struct s3_config *cfg, char *err, size_t errlen)
 		break;
 	}
 	if (virt && hostonly[0] == '[') {
-		seterr(err, errlen, "invalid S3 endpoint `%.200s': virtual-hosted addressing needs "
-				    "a host name", ep);
+		set_err(err, errlen,
+			"invalid S3 endpoint `%.200s': virtual-hosted addressing needs "
+			"a host name",
+			ep);
 		goto fail;
 	}
 
@@ -917,7 +917,7 @@ s3_t *s3_new(const struct s3_config *cfg, char *err, size_t errlen)
 		goto fail;
 	pthread_once(&curl_once, curl_init_once);
 	if (curl_init_rc != CURLE_OK || !(s->curl = curl_easy_init())) {
-		seterr(err, errlen, "cannot set up libcurl");
+		set_err(err, errlen, "cannot set up libcurl");
 		goto fail;
 	}
 	free(hostport);
@@ -925,7 +925,7 @@ s3_t *s3_new(const struct s3_config *cfg, char *err, size_t errlen)
 	sb_free(&b);
 	return s;
 oom:
-	seterr(err, errlen, "out of memory");
+	set_err(err, errlen, "out of memory");
 fail:
 	free(hostport);
 	free(hostonly);
@@ -1088,34 +1088,34 @@ static int net_error(s3_t *s, struct req *r, CURLcode rc, char *err, size_t errl
 
 	switch (rc) {
 	case CURLE_COULDNT_CONNECT:
-		seterr(err, errlen, "%s %s: connection refused to %s (%s)", r->op, r->url,
-		       s->endpoint, detail);
+		set_err(err, errlen, "%s %s: connection refused to %s (%s)", r->op, r->url,
+			s->endpoint, detail);
 		break;
 	case CURLE_COULDNT_RESOLVE_HOST:
-		seterr(err, errlen, "%s %s: cannot resolve the host of %s (%s)", r->op, r->url,
-		       s->endpoint, detail);
+		set_err(err, errlen, "%s %s: cannot resolve the host of %s (%s)", r->op, r->url,
+			s->endpoint, detail);
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
-		seterr(err, errlen, "%s %s: timed out talking to %s (%s)", r->op, r->url,
-		       s->endpoint, detail);
+		set_err(err, errlen, "%s %s: timed out talking to %s (%s)", r->op, r->url,
+			s->endpoint, detail);
 		break;
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
-		seterr(err, errlen, "%s %s: connection to %s lost (%s)", r->op, r->url, s->endpoint,
-		       detail);
+		set_err(err, errlen, "%s %s: connection to %s lost (%s)", r->op, r->url,
+			s->endpoint, detail);
 		break;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
-		seterr(err, errlen, "%s %s: TLS failure with %s (%s)", r->op, r->url, s->endpoint,
-		       detail);
+		set_err(err, errlen, "%s %s: TLS failure with %s (%s)", r->op, r->url, s->endpoint,
+			detail);
 		break;
 	default:
-		seterr(err, errlen, "%s %s: transfer with %s failed: %s (%s)", r->op, r->url,
-		       s->endpoint, curl_easy_strerror(rc), detail);
+		set_err(err, errlen, "%s %s: transfer with %s failed: %s (%s)", r->op, r->url,
+			s->endpoint, curl_easy_strerror(rc), detail);
 		break;
 	}
 	return S3_ENET;
@@ -1159,8 +1159,8 @@ static int http_error(struct req *r, char *err, size_t errlen)
 	else if (!code[0] && !strcmp(r->method, "HEAD") && r->status == 404)
 		hint = r->key ? " (no such object, or no such bucket)" : " (no such bucket)";
 
-	seterr(err, errlen, "%s %s: HTTP %ld%s%s%s%s%s", r->op, r->url, r->status,
-	       code[0] ? " " : "", code, msg[0] ? ": " : "", msg, hint);
+	set_err(err, errlen, "%s %s: HTTP %ld%s%s%s%s%s", r->op, r->url, r->status,
+		code[0] ? " " : "", code, msg[0] ? ": " : "", msg, hint);
 	if (r->request_id[0])
 		adderr(err, errlen, " [request id %s]", r->request_id);
 	return ret;
@@ -1211,7 +1211,7 @@ static int perform(s3_t *s, struct req *r, char *err, size_t errlen)
 	r->have_length = 0;
 	s->curl_err[0] = '\0';
 	if (atomic_load(&s->cancel)) {
-		seterr(err, errlen, "%s: cancelled", r->op);
+		set_err(err, errlen, "%s: cancelled", r->op);
 		return S3_ECANCEL;
 	}
 
@@ -1243,7 +1243,7 @@ static int perform(s3_t *s, struct req *r, char *err, size_t errlen)
 				       .access_key = s->access_key,
 				       .secret_key = s->secret_key};
 	if (s3_sigv4_sign(&sr, &sig, serr, sizeof serr)) {
-		seterr(err, errlen, "%s: %s", r->op, serr);
+		set_err(err, errlen, "%s: %s", r->op, serr);
 		goto out;
 	}
 	sb_adds(&url, s->base_url);
@@ -1321,18 +1321,19 @@ static int perform(s3_t *s, struct req *r, char *err, size_t errlen)
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	if (rc != CURLE_OK) {
 		if (r->read_errno) {
-			seterr(err, errlen, "%s %s: reading the file at byte %llu: %s", r->op,
-			       r->url, (unsigned long long)(r->off + r->pos),
-			       strerror(r->read_errno));
+			set_err(err, errlen, "%s %s: reading the file at byte %llu: %s", r->op,
+				r->url, (unsigned long long)(r->off + r->pos),
+				strerror(r->read_errno));
 			ret = S3_EIO;
 		} else if (r->shrank) {
-			seterr(err, errlen, "%s %s: the file ended at byte %llu, before the %llu "
-					    "bytes to send: it changed while being sent",
-			       r->op, r->url, (unsigned long long)(r->off + r->pos),
-			       (unsigned long long)(r->off + r->len));
+			set_err(err, errlen,
+				"%s %s: the file ended at byte %llu, before the %llu "
+				"bytes to send: it changed while being sent",
+				r->op, r->url, (unsigned long long)(r->off + r->pos),
+				(unsigned long long)(r->off + r->len));
 			ret = S3_EIO;
 		} else if (rc == CURLE_ABORTED_BY_CALLBACK && atomic_load(&s->cancel)) {
-			seterr(err, errlen, "%s %s: cancelled", r->op, r->url);
+			set_err(err, errlen, "%s %s: cancelled", r->op, r->url);
 			ret = S3_ECANCEL;
 		} else {
 			ret = net_error(s, r, rc, err, errlen);
@@ -1346,7 +1347,7 @@ static int perform(s3_t *s, struct req *r, char *err, size_t errlen)
 	ret = 0;
 	goto out;
 oom:
-	seterr(err, errlen, "%s: out of memory", r->op);
+	set_err(err, errlen, "%s: out of memory", r->op);
 	ret = S3_EINVAL;
 out:
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
@@ -1410,7 +1411,7 @@ int s3_ensure_bucket(s3_t *s, char *err, size_t errlen)
 			 "\"><LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>",
 			 s->region);
 	if (s3_sha256_hex(body, strlen(body), hash)) {
-		seterr(err, errlen, "CreateBucket: the crypto library failed");
+		set_err(err, errlen, "CreateBucket: the crypto library failed");
 		return S3_EINVAL;
 	}
 	req_init(&r, "CreateBucket", "PUT", NULL);
@@ -1455,15 +1456,16 @@ static int hash_range(s3_t *s, s3_read_fn rd, void *ud, uint64_t off, uint64_t l
 		if (got < 0) {
 			if (!errno)
 				errno = EIO;
-			seterr(err, errlen, "reading the file at byte %llu: %s",
-			       (unsigned long long)(off + done), strerror(errno));
+			set_err(err, errlen, "reading the file at byte %llu: %s",
+				(unsigned long long)(off + done), strerror(errno));
 			ret = S3_EIO;
 			goto out;
 		}
 		if (got == 0) {
-			seterr(err, errlen, "the file ended at byte %llu, before its size of %llu "
-					    "bytes: it changed while being read",
-			       (unsigned long long)(off + done), (unsigned long long)(off + len));
+			set_err(err, errlen,
+				"the file ended at byte %llu, before its size of %llu "
+				"bytes: it changed while being read",
+				(unsigned long long)(off + done), (unsigned long long)(off + len));
 			ret = S3_EIO;
 			goto out;
 		}
@@ -1474,7 +1476,7 @@ static int hash_range(s3_t *s, s3_read_fn rd, void *ud, uint64_t off, uint64_t l
 			goto crypto;
 		done += (uint64_t)got;
 		if (atomic_load(&s->cancel)) {
-			seterr(err, errlen, "cancelled");
+			set_err(err, errlen, "cancelled");
 			ret = S3_ECANCEL;
 			goto out;
 		}
@@ -1484,7 +1486,7 @@ static int hash_range(s3_t *s, s3_read_fn rd, void *ud, uint64_t off, uint64_t l
 	ret = 0;
 	goto out;
 crypto:
-	seterr(err, errlen, "the crypto library failed");
+	set_err(err, errlen, "the crypto library failed");
 out:
 	digest_free(&d);
 	return ret;
@@ -1500,7 +1502,7 @@ int s3_head(s3_t *s, const char *key, struct s3_object_info *info, char *err, si
 	req_init(&r, "HEAD", "HEAD", key);
 	ret = perform_retry(s, &r, err, errlen);
 	if (!ret && !r.have_length) {
-		seterr(err, errlen, "HEAD %s: the reply has no Content-Length", r.url);
+		set_err(err, errlen, "HEAD %s: the reply has no Content-Length", r.url);
 		ret = S3_EHTTP;
 	}
 	if (!ret && info) {
@@ -1523,13 +1525,15 @@ static int verify_stored(s3_t *s, const char *key, uint64_t size, const char *et
 		return ret;
 	}
 	if (info.size != size) {
-		seterr(err, errlen, "stored object `%.200s' has %llu bytes, %llu were sent", key,
-		       (unsigned long long)info.size, (unsigned long long)size);
+		set_err(err, errlen, "stored object `%.200s' has %llu bytes, %llu were sent", key,
+			(unsigned long long)info.size, (unsigned long long)size);
 		return S3_EVERIFY;
 	}
 	if (!s->skip_etag && strcasecmp(info.etag, etag)) {
-		seterr(err, errlen, "stored object `%.200s' has ETag `%s', expected `%s' from what "
-				    "was sent", key, info.etag, etag);
+		set_err(err, errlen,
+			"stored object `%.200s' has ETag `%s', expected `%s' from what "
+			"was sent",
+			key, info.etag, etag);
 		return S3_EVERIFY;
 	}
 	return 0;
@@ -1547,7 +1551,7 @@ static int put_single(s3_t *s, const char *key, s3_read_fn rd, void *ud, const v
 	hex_encode(sha, 32, sha_hex);
 	hex_encode(md5, 16, md5_hex);
 	if (b64_md5(md5, md5_b64)) {
-		seterr(err, errlen, "PUT: the crypto library failed");
+		set_err(err, errlen, "PUT: the crypto library failed");
 		return S3_EINVAL;
 	}
 	req_init(&r, "PUT", "PUT", key);
@@ -1562,8 +1566,8 @@ static int put_single(s3_t *s, const char *key, s3_read_fn rd, void *ud, const v
 	r.nmeta = o->nmeta;
 	ret = perform(s, &r, err, errlen);
 	if (!ret && !s->skip_etag && r.etag[0] && strcasecmp(r.etag, md5_hex)) {
-		seterr(err, errlen, "PUT %s: reply ETag `%s' is not the MD5 `%s' of what was sent",
-		       r.url, r.etag, md5_hex);
+		set_err(err, errlen, "PUT %s: reply ETag `%s' is not the MD5 `%s' of what was sent",
+			r.url, r.etag, md5_hex);
 		ret = S3_EVERIFY;
 	}
 	req_done(&r);
@@ -1615,7 +1619,7 @@ int s3_abort_upload(s3_t *s, const char *key, const char *upload_id, char *err, 
 	if (key_ok(key, err, errlen))
 		return S3_EINVAL;
 	if (!upload_id || !*upload_id) {
-		seterr(err, errlen, "AbortMultipartUpload: no upload id");
+		set_err(err, errlen, "AbortMultipartUpload: no upload id");
 		return S3_EINVAL;
 	}
 	req_init(&r, "AbortMultipartUpload", "DELETE", key);
@@ -1656,7 +1660,7 @@ static int put_multipart(s3_t *s, s3_read_fn rd, void *ud, const char *key, uint
 	}
 	nparts = (unsigned)((size + part - 1) / part);
 	if (!(md5s = malloc((size_t)nparts * 16)) || digest_init(&whole)) {
-		seterr(err, errlen, "multipart upload: out of memory");
+		set_err(err, errlen, "multipart upload: out of memory");
 		goto out;
 	}
 
@@ -1670,7 +1674,7 @@ static int put_multipart(s3_t *s, s3_read_fn rd, void *ud, const char *key, uint
 	ret = perform(s, &r, err, errlen);
 	if (!ret && (!r.reply.p || s3_xml_text(r.reply.p, r.reply.len, "UploadId", upload_id,
 					       sizeof upload_id) <= 0)) {
-		seterr(err, errlen, "CreateMultipartUpload %s: no UploadId in the reply", r.url);
+		set_err(err, errlen, "CreateMultipartUpload %s: no UploadId in the reply", r.url);
 		ret = S3_EHTTP;
 	}
 	req_done(&r);
@@ -1694,7 +1698,7 @@ static int put_multipart(s3_t *s, s3_read_fn rd, void *ud, const char *key, uint
 		hex_encode(sha, 32, hash);
 		hex_encode(md5s + (size_t)i * 16, 16, md5_hex);
 		if (b64_md5(md5s + (size_t)i * 16, md5_b64)) {
-			seterr(err, errlen, "%s: the crypto library failed", op);
+			set_err(err, errlen, "%s: the crypto library failed", op);
 			ret = S3_EINVAL;
 			goto fail;
 		}
@@ -1709,8 +1713,9 @@ static int put_multipart(s3_t *s, s3_read_fn rd, void *ud, const char *key, uint
 		r.content_md5 = md5_b64;
 		ret = perform_retry(s, &r, err, errlen);
 		if (!ret && !s->skip_etag && r.etag[0] && strcasecmp(r.etag, md5_hex)) {
-			seterr(err, errlen, "%s %s: reply ETag `%s' is not the MD5 `%s' of the part",
-			       op, r.url, r.etag, md5_hex);
+			set_err(err, errlen,
+				"%s %s: reply ETag `%s' is not the MD5 `%s' of the part", op, r.url,
+				r.etag, md5_hex);
 			ret = S3_EVERIFY;
 		}
 		req_done(&r);
@@ -1723,7 +1728,7 @@ static int put_multipart(s3_t *s, s3_read_fn rd, void *ud, const char *key, uint
 	}
 	sb_adds(&body, "</CompleteMultipartUpload>");
 	if (body.failed || digest_final(&whole, whole_sha, whole_md5)) {
-		seterr(err, errlen, "CompleteMultipartUpload: out of memory");
+		set_err(err, errlen, "CompleteMultipartUpload: out of memory");
 		ret = S3_EINVAL;
 		goto fail;
 	}
@@ -1731,7 +1736,7 @@ static int put_multipart(s3_t *s, s3_read_fn rd, void *ud, const char *key, uint
 	/* the ETag S3 computes: MD5 of the parts' binary MD5s, "-" and the number of parts */
 	if (!EVP_Digest(md5s, (size_t)nparts * 16, md5, NULL, EVP_md5(), NULL) ||
 	    s3_sha256_hex(body.p, body.len, hash)) {
-		seterr(err, errlen, "CompleteMultipartUpload: the crypto library failed");
+		set_err(err, errlen, "CompleteMultipartUpload: the crypto library failed");
 		ret = S3_EINVAL;
 		goto fail;
 	}
@@ -1764,8 +1769,10 @@ static int put_multipart(s3_t *s, s3_read_fn rd, void *ud, const char *key, uint
 			got[gl - 2] = '\0';
 		}
 		if (got[0] && strcasecmp(got, etag)) {
-			seterr(err, errlen, "CompleteMultipartUpload %s: reply ETag `%s', expected "
-					    "`%s' from the parts sent", r.url, got, etag);
+			set_err(err, errlen,
+				"CompleteMultipartUpload %s: reply ETag `%s', expected "
+				"`%s' from the parts sent",
+				r.url, got, etag);
 			ret = S3_EVERIFY;
 		}
 	}
@@ -1800,7 +1807,7 @@ out:
 static int meta_ok(const struct s3_put_opts *o, char *err, size_t errlen)
 {
 	if (o->nmeta > S3_META_MAX || (o->nmeta && !o->meta)) {
-		seterr(err, errlen, "too much object metadata: at most %d entries", S3_META_MAX);
+		set_err(err, errlen, "too much object metadata: at most %d entries", S3_META_MAX);
 		return -1;
 	}
 	for (size_t i = 0; i < o->nmeta; i++) {
@@ -1808,18 +1815,23 @@ static int meta_ok(const struct s3_put_opts *o, char *err, size_t errlen)
 		size_t nl = n ? strlen(n) : 0, vl = v ? strlen(v) : 0;
 
 		if (!nl || nl > 40 || strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-") != nl) {
-			seterr(err, errlen, "invalid object metadata name `%.60s': expected 1..40 of "
-					    "[a-z0-9-]", n ? n : "");
+			set_err(err, errlen,
+				"invalid object metadata name `%.60s': expected 1..40 of "
+				"[a-z0-9-]",
+				n ? n : "");
 			return -1;
 		}
 		if (!vl || vl > 256) { /* an empty header would not be sent, yet signed */
-			seterr(err, errlen, "object metadata `%s': value empty or over 256 bytes", n);
+			set_err(err, errlen, "object metadata `%s': value empty or over 256 bytes",
+				n);
 			return -1;
 		}
 		for (size_t k = 0; k < vl; k++)
 			if (v[k] < 0x20 || v[k] > 0x7e) {
-				seterr(err, errlen, "object metadata `%s': the value is not printable "
-						    "ASCII", n);
+				set_err(err, errlen,
+					"object metadata `%s': the value is not printable "
+					"ASCII",
+					n);
 				return -1;
 			}
 	}
@@ -1838,12 +1850,12 @@ int s3_put_reader(s3_t *s, s3_read_fn rd, void *ud, uint64_t size, const char *k
 	if (key_ok(key, err, errlen) || meta_ok(o, err, errlen))
 		return S3_EINVAL;
 	if (!rd) {
-		seterr(err, errlen, "upload of `%.200s': no body", key);
+		set_err(err, errlen, "upload of `%.200s': no body", key);
 		return S3_EINVAL;
 	}
 	if (size > (5ull << 40)) {
-		seterr(err, errlen, "upload of `%.200s': %llu bytes is over S3's 5 TiB limit", key,
-		       (unsigned long long)size);
+		set_err(err, errlen, "upload of `%.200s': %llu bytes is over S3's 5 TiB limit", key,
+			(unsigned long long)size);
 		return S3_EINVAL;
 	}
 	if (size >= s->threshold && size > s->part_size)
@@ -1874,11 +1886,11 @@ int s3_put_fd(s3_t *s, int fd, const char *key, const char *content_type,
 	if (key_ok(key, err, errlen))
 		return S3_EINVAL;
 	if (fstat(fd, &st)) {
-		seterr(err, errlen, "upload of `%.200s': fstat: %s", key, strerror(errno));
+		set_err(err, errlen, "upload of `%.200s': fstat: %s", key, strerror(errno));
 		return S3_EIO;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "upload of `%.200s': not a regular file", key);
+		set_err(err, errlen, "upload of `%.200s': not a regular file", key);
 		return S3_EINVAL;
 	}
 	return s3_put_reader(s, fd_read, &fd, (uint64_t)st.st_size, key, &o, res, err, errlen);
@@ -1890,7 +1902,7 @@ int s3_put_file(s3_t *s, const char *path, const char *key, const char *content_
 	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
 
 	if (fd < 0) {
-		seterr(err, errlen, "cannot open `%.200s': %s", path, strerror(errno));
+		set_err(err, errlen, "cannot open `%.200s': %s", path, strerror(errno));
 		return S3_EIO;
 	}
 	ret = s3_put_fd(s, fd, key, content_type, res, err, errlen);
@@ -1909,15 +1921,17 @@ int s3_put_buffer(s3_t *s, const char *key, const void *data, size_t len,
 	if (key_ok(key, err, errlen))
 		return S3_EINVAL;
 	if ((uint64_t)len >= s->threshold || (!data && len)) {
-		seterr(err, errlen, "upload of `%.200s': a buffer of %zu bytes must be under the "
-				    "multipart threshold", key, len);
+		set_err(err, errlen,
+			"upload of `%.200s': a buffer of %zu bytes must be under the "
+			"multipart threshold",
+			key, len);
 		return S3_EINVAL;
 	}
 	bad = digest_init(&d) || digest_update(&d, data ? data : "", len) ||
 	      digest_final(&d, sha, md5);
 	digest_free(&d);
 	if (bad) {
-		seterr(err, errlen, "upload of `%.200s': the crypto library failed", key);
+		set_err(err, errlen, "upload of `%.200s': the crypto library failed", key);
 		return S3_EINVAL;
 	}
 	return put_single(s, key, NULL, NULL, data ? data : "", len, &o, sha, md5, res, err,
@@ -1938,14 +1952,14 @@ int s3_presign_get(const s3_t *s, const char *key, long expires_s, time_t now, c
 	if (key_ok(key, err, errlen))
 		return S3_EINVAL;
 	if (expires_s < 1 || expires_s > S3_PRESIGN_MAX_EXPIRES) {
-		seterr(err, errlen, "invalid presigned URL lifetime %ld s: expected 1..%ld",
-		       expires_s, S3_PRESIGN_MAX_EXPIRES);
+		set_err(err, errlen, "invalid presigned URL lifetime %ld s: expected 1..%ld",
+			expires_s, S3_PRESIGN_MAX_EXPIRES);
 		return S3_EINVAL;
 	}
 	if (!now)
 		now = time(NULL);
 	if (!gmtime_r(&now, &tm) || !strftime(date, sizeof date, "%Y%m%dT%H%M%SZ", &tm)) {
-		seterr(err, errlen, "presign: bad time");
+		set_err(err, errlen, "presign: bad time");
 		return S3_EINVAL;
 	}
 	memcpy(date8, date, 8);
@@ -1965,7 +1979,7 @@ int s3_presign_get(const s3_t *s, const char *key, long expires_s, time_t now, c
 	memset(&sig, 0, sizeof sig);
 	raw_path(s, key, &path);
 	if (path.failed) {
-		seterr(err, errlen, "presign: out of memory");
+		set_err(err, errlen, "presign: out of memory");
 		goto out;
 	}
 	struct s3_sigv4_request sr = {.method = "GET",
@@ -1986,8 +2000,8 @@ int s3_presign_get(const s3_t *s, const char *key, long expires_s, time_t now, c
 	sb_uri(&out, path.p, path.len, 1);
 	sb_addf(&out, "?%s&X-Amz-Signature=%s", sig.canonical_query, sig.signature);
 	if (out.failed || out.len + 1 > urllen) {
-		seterr(err, errlen, "presign: the URL needs %zu bytes, the buffer has %zu",
-		       out.len + 1, urllen);
+		set_err(err, errlen, "presign: the URL needs %zu bytes, the buffer has %zu",
+			out.len + 1, urllen);
 		goto out;
 	}
 	memcpy(url, out.p, out.len + 1);

@@ -67,18 +67,6 @@ struct store {
 	void *export_ud;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- clock -------------------------------------------------------------------------------- */
 
 /* "2026-11-22T07:33:41Z", "2026-11-22T07:33:41.5Z" or epoch seconds -> ns; -1 if neither. */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "tokens.h"
+#include "log.h"
 
 #define PATH_MAX_LEN 4096
 
@@ -51,18 +52,6 @@ struct tokens {
 	int bad_code;
 	char bad_msg[512];
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void set_free(struct token_set *s)
 {
@@ -143,8 +132,8 @@ static int parse_text(const char *text, size_t len, const char *path, struct tok
 	int ret = TOKENS_EFORMAT;
 
 	if (len > TOKENS_FILE_MAX) {
-		seterr(err, errlen, "`%s' is too large (%zu bytes, at most %u)", path, len,
-		       TOKENS_FILE_MAX);
+		set_err(err, errlen, "`%s' is too large (%zu bytes, at most %u)", path, len,
+			TOKENS_FILE_MAX);
 		return TOKENS_EFORMAT;
 	}
 	while (pos < len) {
@@ -156,7 +145,7 @@ static int parse_text(const char *text, size_t len, const char *path, struct tok
 		if (ll && line[ll - 1] == '\r')
 			ll--;
 		if (memchr(line, '\0', ll)) {
-			seterr(err, errlen, "`%s' line %zu: a NUL byte", path, lineno);
+			set_err(err, errlen, "`%s' line %zu: a NUL byte", path, lineno);
 			goto out;
 		}
 		if (ll == 0 || line[0] == '#')
@@ -167,7 +156,7 @@ static int parse_text(const char *text, size_t len, const char *path, struct tok
 		if (nf == 0)
 			continue;
 		if (nf != 3) {
-			seterr(
+			set_err(
 			    err, errlen,
 			    "`%s' line %zu: expected `NAME SHA256HEX CREATED' (3 fields), found %s",
 			    path, lineno,
@@ -179,57 +168,57 @@ static int parse_text(const char *text, size_t len, const char *path, struct tok
 		struct token_entry e;
 		memset(&e, 0, sizeof e);
 		if (fl[0] > TOKEN_NAME_MAX) {
-			seterr(err, errlen, "`%s' line %zu: the name is longer than %u characters",
-			       path, lineno, TOKEN_NAME_MAX);
+			set_err(err, errlen, "`%s' line %zu: the name is longer than %u characters",
+				path, lineno, TOKEN_NAME_MAX);
 			goto out;
 		}
 		memcpy(e.name, f[0], fl[0]);
 		if (!tokens_name_valid(e.name)) {
-			seterr(err, errlen,
-			       "`%s' line %zu: invalid name `%s': expected 1..32 characters of "
-			       "[A-Za-z0-9._-]",
-			       path, lineno, e.name);
+			set_err(err, errlen,
+				"`%s' line %zu: invalid name `%s': expected 1..32 characters of "
+				"[A-Za-z0-9._-]",
+				path, lineno, e.name);
 			goto out;
 		}
 		if (fl[1] != 2 * SHA256_DIGEST_LENGTH) {
-			seterr(err, errlen,
-			       "`%s' line %zu: the hash is not 64 lowercase hex digits", path,
-			       lineno);
+			set_err(err, errlen,
+				"`%s' line %zu: the hash is not 64 lowercase hex digits", path,
+				lineno);
 			goto out;
 		}
 		for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
 			int hi = hexval(f[1][2 * i]), lo = hexval(f[1][2 * i + 1]);
 			if (hi < 0 || lo < 0) {
-				seterr(err, errlen,
-				       "`%s' line %zu: the hash is not 64 lowercase hex digits",
-				       path, lineno);
+				set_err(err, errlen,
+					"`%s' line %zu: the hash is not 64 lowercase hex digits",
+					path, lineno);
 				goto out;
 			}
 			e.hash[i] = (uint8_t)(hi << 4 | lo);
 		}
 		if (!time_valid(f[2], fl[2])) {
-			seterr(err, errlen,
-			       "`%s' line %zu: invalid creation time (expected RFC 3339)", path,
-			       lineno);
+			set_err(err, errlen,
+				"`%s' line %zu: invalid creation time (expected RFC 3339)", path,
+				lineno);
 			goto out;
 		}
 		memcpy(e.created, f[2], fl[2]);
 		for (size_t i = 0; i < s.n; i++)
 			if (strcmp(s.v[i].name, e.name) == 0) {
-				seterr(err, errlen, "`%s' line %zu: the name `%s' is used twice",
-				       path, lineno, e.name);
+				set_err(err, errlen, "`%s' line %zu: the name `%s' is used twice",
+					path, lineno, e.name);
 				goto out;
 			}
 		if (s.n >= TOKENS_MAX) {
-			seterr(err, errlen, "`%s' line %zu: more than %u tokens", path, lineno,
-			       TOKENS_MAX);
+			set_err(err, errlen, "`%s' line %zu: more than %u tokens", path, lineno,
+				TOKENS_MAX);
 			goto out;
 		}
 		if (s.n == cap) {
 			size_t nc = cap ? cap * 2 : 8;
 			struct token_entry *nv = calloc(nc, sizeof *nv);
 			if (!nv) {
-				seterr(err, errlen, "`%s': out of memory", path);
+				set_err(err, errlen, "`%s': out of memory", path);
 				goto out;
 			}
 			if (s.n)
@@ -297,44 +286,45 @@ static int load_file(const char *path, struct token_set *set, struct file_sig *s
 		if (errno == ENOENT)
 			return 0;
 		if (errno == ELOOP) {
-			seterr(err, errlen, "`%s' is a symbolic link: refusing it", path);
+			set_err(err, errlen, "`%s' is a symbolic link: refusing it", path);
 			return TOKENS_EUNSAFE;
 		}
-		seterr(err, errlen, "cannot open `%s': %s", path, strerror(errno));
+		set_err(err, errlen, "cannot open `%s': %s", path, strerror(errno));
 		return TOKENS_EIO;
 	}
 	if (fstat(fd, &st) != 0) {
-		seterr(err, errlen, "cannot stat `%s': %s", path, strerror(errno));
+		set_err(err, errlen, "cannot stat `%s': %s", path, strerror(errno));
 		goto out;
 	}
 	sig_of(&st, sig);
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "`%s' is not a regular file: refusing it", path);
+		set_err(err, errlen, "`%s' is not a regular file: refusing it", path);
 		ret = TOKENS_EUNSAFE;
 		goto out;
 	}
 	if (st.st_uid != geteuid()) {
-		seterr(err, errlen,
-		       "`%s' is owned by uid %lu, not by uid %lu that ringcap runs as; chown it",
-		       path, (unsigned long)st.st_uid, (unsigned long)geteuid());
+		set_err(err, errlen,
+			"`%s' is owned by uid %lu, not by uid %lu that ringcap runs as; chown it",
+			path, (unsigned long)st.st_uid, (unsigned long)geteuid());
 		ret = TOKENS_EUNSAFE;
 		goto out;
 	}
 	if (st.st_mode & 077) {
-		seterr(err, errlen, "`%s' is readable by group or others (mode %04o); chmod 600 it",
-		       path, (unsigned)(st.st_mode & 07777));
+		set_err(err, errlen,
+			"`%s' is readable by group or others (mode %04o); chmod 600 it", path,
+			(unsigned)(st.st_mode & 07777));
 		ret = TOKENS_EUNSAFE;
 		goto out;
 	}
 	if (st.st_size > (off_t)TOKENS_FILE_MAX) {
-		seterr(err, errlen, "`%s' is too large (%lld bytes, at most %u)", path,
-		       (long long)st.st_size, TOKENS_FILE_MAX);
+		set_err(err, errlen, "`%s' is too large (%lld bytes, at most %u)", path,
+			(long long)st.st_size, TOKENS_FILE_MAX);
 		ret = TOKENS_EFORMAT;
 		goto out;
 	}
 	buf = malloc(TOKENS_FILE_MAX + 1);
 	if (!buf) {
-		seterr(err, errlen, "`%s': out of memory", path);
+		set_err(err, errlen, "`%s': out of memory", path);
 		ret = TOKENS_EINVAL;
 		goto out;
 	}
@@ -343,7 +333,7 @@ static int load_file(const char *path, struct token_set *set, struct file_sig *s
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			seterr(err, errlen, "cannot read `%s': %s", path, strerror(errno));
+			set_err(err, errlen, "cannot read `%s': %s", path, strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -367,7 +357,7 @@ static int join(char *out, size_t outlen, const char *dir, const char *name, cha
 {
 	int n = snprintf(out, outlen, "%s/%s", dir, name);
 	if (n < 0 || (size_t)n >= outlen) {
-		seterr(err, errlen, "the folder name `%s' is too long", dir);
+		set_err(err, errlen, "the folder name `%s' is too long", dir);
 		return TOKENS_EINVAL;
 	}
 	return 0;
@@ -378,7 +368,7 @@ int tokens_open(const char *dir, tokens_t **out, char *err, size_t errlen)
 	*out = NULL;
 	tokens_t *t = calloc(1, sizeof *t);
 	if (!t) {
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		return TOKENS_EINVAL;
 	}
 	if (join(t->path, sizeof t->path, dir, TOKENS_FILE, err, errlen) != 0) {
@@ -409,12 +399,12 @@ static int refresh(tokens_t *t, char *err, size_t errlen)
 	} else if (errno == ENOENT) {
 		memset(&now, 0, sizeof now);
 	} else {
-		seterr(err, errlen, "cannot stat `%s': %s", t->path, strerror(errno));
+		set_err(err, errlen, "cannot stat `%s': %s", t->path, strerror(errno));
 		return TOKENS_EIO;
 	}
 	if (t->loaded && sig_eq(&now, &t->sig)) {
 		if (t->bad)
-			seterr(err, errlen, "%s", t->bad_msg);
+			set_err(err, errlen, "%s", t->bad_msg);
 		return t->bad ? t->bad_code : 0;
 	}
 	struct token_set set;
@@ -426,7 +416,7 @@ static int refresh(tokens_t *t, char *err, size_t errlen)
 	if (rc < 0) {
 		t->bad = 1;
 		t->bad_code = rc;
-		seterr(err, errlen, "%s", t->bad_msg);
+		set_err(err, errlen, "%s", t->bad_msg);
 		return rc;
 	}
 	t->bad = 0;
@@ -485,13 +475,13 @@ static int lock_dir(const char *dir, char *err, size_t errlen)
 		return TOKENS_EINVAL;
 	int fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		seterr(err, errlen, "cannot open `%s': %s", p, strerror(errno));
+		set_err(err, errlen, "cannot open `%s': %s", p, strerror(errno));
 		return TOKENS_EIO;
 	}
 	while (flock(fd, LOCK_EX) != 0) {
 		if (errno == EINTR)
 			continue;
-		seterr(err, errlen, "cannot lock `%s': %s", p, strerror(errno));
+		set_err(err, errlen, "cannot lock `%s': %s", p, strerror(errno));
 		close(fd);
 		return TOKENS_EIO;
 	}
@@ -533,7 +523,7 @@ static int write_set(const char *dir, const struct token_set *set, char *err, si
 	    128 + set->n * (TOKEN_NAME_MAX + 2 * SHA256_DIGEST_LENGTH + TOKEN_TIME_MAX + 4);
 	char *buf = malloc(cap);
 	if (!buf) {
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		return TOKENS_EINVAL;
 	}
 	size_t len = (size_t)snprintf(buf, cap,
@@ -548,27 +538,27 @@ static int write_set(const char *dir, const struct token_set *set, char *err, si
 	int ret = TOKENS_EIO;
 	int fd = mkstemp(tmp);
 	if (fd < 0) {
-		seterr(err, errlen, "cannot create `%s': %s", tmp, strerror(errno));
+		set_err(err, errlen, "cannot create `%s': %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (fchmod(fd, 0600) != 0 || write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
-		seterr(err, errlen, "cannot write `%s': %s", tmp, strerror(errno));
+		set_err(err, errlen, "cannot write `%s': %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);
 		goto out;
 	}
 	if (close(fd) != 0) {
-		seterr(err, errlen, "cannot write `%s': %s", tmp, strerror(errno));
+		set_err(err, errlen, "cannot write `%s': %s", tmp, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
 	if (rename(tmp, path) != 0) {
-		seterr(err, errlen, "cannot rename `%s' to `%s': %s", tmp, path, strerror(errno));
+		set_err(err, errlen, "cannot rename `%s' to `%s': %s", tmp, path, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
 	if (fsync_dir(dir) != 0) {
-		seterr(err, errlen, "cannot fsync `%s': %s", dir, strerror(errno));
+		set_err(err, errlen, "cannot fsync `%s': %s", dir, strerror(errno));
 		goto out;
 	}
 	ret = 0;
@@ -629,19 +619,19 @@ static int add_locked(const char *dir, const char *name, char *token_out, int on
 	}
 	for (size_t i = 0; i < set.n; i++)
 		if (strcmp(set.v[i].name, name) == 0) {
-			seterr(err, errlen, "a token named `%s' exists already in `%s'", name,
-			       path);
+			set_err(err, errlen, "a token named `%s' exists already in `%s'", name,
+				path);
 			set_free(&set);
 			return TOKENS_EEXIST;
 		}
 	if (set.n >= TOKENS_MAX) {
-		seterr(err, errlen, "`%s' holds %u tokens already", path, TOKENS_MAX);
+		set_err(err, errlen, "`%s' holds %u tokens already", path, TOKENS_MAX);
 		set_free(&set);
 		return TOKENS_EFORMAT;
 	}
 	struct token_entry *nv = calloc(set.n + 1, sizeof *nv);
 	if (!nv) {
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		set_free(&set);
 		return TOKENS_EINVAL;
 	}
@@ -652,7 +642,7 @@ static int add_locked(const char *dir, const char *name, char *token_out, int on
 	set.n = (size_t)rc + 1;
 	struct token_entry *e = &set.v[set.n - 1];
 	if (RAND_bytes(raw, sizeof raw) != 1) {
-		seterr(err, errlen, "cannot make a token: the random generator failed");
+		set_err(err, errlen, "cannot make a token: the random generator failed");
 		set_free(&set);
 		return TOKENS_EINVAL;
 	}
@@ -672,9 +662,9 @@ static int add_locked(const char *dir, const char *name, char *token_out, int on
 int tokens_add(const char *dir, const char *name, char *token_out, char *err, size_t errlen)
 {
 	if (!tokens_name_valid(name)) {
-		seterr(err, errlen,
-		       "invalid token name `%s': expected 1..32 characters of [A-Za-z0-9._-]",
-		       name ? name : "");
+		set_err(err, errlen,
+			"invalid token name `%s': expected 1..32 characters of [A-Za-z0-9._-]",
+			name ? name : "");
 		return TOKENS_EINVAL;
 	}
 	int lk = lock_dir(dir, err, errlen);
@@ -709,7 +699,7 @@ int tokens_revoke(const char *dir, const char *name, char *err, size_t errlen)
 	if (rc == 0)
 		rc = write_set(dir, &set, err, errlen);
 	else
-		seterr(err, errlen, "no token named `%s' in `%s'", name, path);
+		set_err(err, errlen, "no token named `%s' in `%s'", name, path);
 	set_free(&set);
 out:
 	close(lk);
@@ -730,7 +720,7 @@ int tokens_list(const char *dir, struct token_info **out, char *err, size_t errl
 	struct token_info *v = calloc(set.n, sizeof *v);
 	if (!v) {
 		set_free(&set);
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		return TOKENS_EINVAL;
 	}
 	for (size_t i = 0; i < set.n; i++) {
@@ -760,10 +750,11 @@ int tokens_bootstrap(const char *dir, char *path_out, size_t path_len, char *err
 	rc = TOKENS_EIO;
 	int fd = open(apath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		seterr(err, errlen,
-		       "cannot create `%s': %s (the admin token was added but not saved; revoke it "
-		       "with `ringcap token revoke admin')",
-		       apath, strerror(errno));
+		set_err(
+		    err, errlen,
+		    "cannot create `%s': %s (the admin token was added but not saved; revoke it "
+		    "with `ringcap token revoke admin')",
+		    apath, strerror(errno));
 		goto out;
 	}
 	tok[TOKEN_LEN] = '\n';
@@ -771,7 +762,7 @@ int tokens_bootstrap(const char *dir, char *path_out, size_t path_len, char *err
 	if (close(fd) != 0)
 		bad = 1;
 	if (bad) {
-		seterr(err, errlen, "cannot write `%s': %s", apath, strerror(errno));
+		set_err(err, errlen, "cannot write `%s': %s", apath, strerror(errno));
 		unlink(apath);
 		goto out;
 	}

@@ -19,6 +19,7 @@
  * eviction and a sift to the bottom of the heap each time); capacity 256: 58 ns.
  */
 #include "topk.h"
+#include "log.h"
 
 #include <endian.h>
 #include <stdarg.h>
@@ -58,28 +59,14 @@ struct topk {
 	struct tk_slot *slots; /* mask + 1 */
 };
 
-static void tk_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void tk_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 topk_t *topk_new(unsigned capacity, char *err, size_t errlen)
 {
 	topk_t *t;
 	uint32_t nslots = 4;
 
 	if (capacity < 1 || capacity > TOPK_MAX_CAPACITY) {
-		tk_err(err, errlen, "invalid top-k capacity `%u': expected 1 to %u keys", capacity,
-		       TOPK_MAX_CAPACITY);
+		set_err(err, errlen, "invalid top-k capacity `%u': expected 1 to %u keys", capacity,
+			TOPK_MAX_CAPACITY);
 		return NULL;
 	}
 	while (nslots < 4 * capacity)
@@ -99,7 +86,7 @@ topk_t *topk_new(unsigned capacity, char *err, size_t errlen)
 	return t;
 
 nomem:
-	tk_err(err, errlen, "cannot allocate a top-k table of %u keys: out of memory", capacity);
+	set_err(err, errlen, "cannot allocate a top-k table of %u keys: out of memory", capacity);
 	topk_free(t);
 	return NULL;
 }

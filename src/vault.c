@@ -5,6 +5,7 @@
  * key material is wiped with OPENSSL_cleanse as soon as it is no longer needed.
  */
 #include "vault.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,20 +54,6 @@ struct vault_reader {
 	uint8_t *ct; /* one segment of ciphertext and tag */
 	uint8_t *pt; /* its plaintext */
 };
-
-static void vault_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void vault_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int vault_derive(const uint8_t master[VAULT_KEY_LEN], const char *purpose,
 		 uint8_t out[VAULT_KEY_LEN])
@@ -229,8 +216,8 @@ static int hdr_wrap(uint8_t hdr[VAULT_HDR_LEN], const uint8_t dkey[VAULT_KEY_LEN
 	int ret = VAULT_EINVAL;
 
 	if (!key_id_valid(k->id)) {
-		vault_err(err, errlen, "invalid key id `%s': expected 1 to %u printable characters",
-			  k->id ? k->id : "(null)", VAULT_KEY_ID_MAX);
+		set_err(err, errlen, "invalid key id `%s': expected 1 to %u printable characters",
+			k->id ? k->id : "(null)", VAULT_KEY_ID_MAX);
 		return VAULT_EINVAL;
 	}
 	memcpy(hdr, vault_magic, sizeof vault_magic);
@@ -242,7 +229,7 @@ static int hdr_wrap(uint8_t hdr[VAULT_HDR_LEN], const uint8_t dkey[VAULT_KEY_LEN
 	    RAND_bytes(hdr + OFF_WNONCE, VAULT_NONCE_LEN) != 1 ||
 	    gcm_seal(ctx, fek, hdr + OFF_WNONCE, hdr, WRAP_AAD_LEN, dkey, VAULT_KEY_LEN,
 		     hdr + OFF_WKEY, hdr + OFF_WTAG) != 0) {
-		vault_err(err, errlen, "cannot wrap the data key: crypto library failure");
+		set_err(err, errlen, "cannot wrap the data key: crypto library failure");
 		goto out;
 	}
 	ret = 0;
@@ -258,16 +245,16 @@ static int hdr_parse(const uint8_t hdr[VAULT_HDR_LEN], char id[VAULT_KEY_ID_MAX 
 	size_t i, n;
 
 	if (memcmp(hdr, vault_magic, sizeof vault_magic) != 0) {
-		vault_err(err, errlen, "not a vault file: bad magic");
+		set_err(err, errlen, "not a vault file: bad magic");
 		return VAULT_EFORMAT;
 	}
 	if (hdr[OFF_VERSION] != VAULT_VERSION) {
-		vault_err(err, errlen, "unsupported vault version %u (expected %u)",
-			  hdr[OFF_VERSION], VAULT_VERSION);
+		set_err(err, errlen, "unsupported vault version %u (expected %u)", hdr[OFF_VERSION],
+			VAULT_VERSION);
 		return VAULT_EFORMAT;
 	}
 	if (hdr[OFF_RESERVED] || hdr[OFF_RESERVED + 1] || hdr[OFF_RESERVED + 2]) {
-		vault_err(err, errlen, "bad vault header: reserved bytes are not zero");
+		set_err(err, errlen, "bad vault header: reserved bytes are not zero");
 		return VAULT_EFORMAT;
 	}
 	for (n = 0; n < VAULT_KEY_ID_MAX && hdr[OFF_KEYID + n]; n++)
@@ -279,7 +266,7 @@ static int hdr_parse(const uint8_t hdr[VAULT_HDR_LEN], char id[VAULT_KEY_ID_MAX 
 			break;
 		}
 	if (!key_id_valid(id) || n == 0) {
-		vault_err(err, errlen, "bad vault header: invalid key id");
+		set_err(err, errlen, "bad vault header: invalid key id");
 		id[0] = '\0';
 		return VAULT_EFORMAT;
 	}
@@ -302,25 +289,25 @@ static int hdr_unwrap(const uint8_t hdr[VAULT_HDR_LEN], const char *id,
 			break;
 		}
 	if (!k) {
-		vault_err(err, errlen, "file is sealed under key `%s', which is not in the keyring",
-			  id);
+		set_err(err, errlen, "file is sealed under key `%s', which is not in the keyring",
+			id);
 		return VAULT_EKEY;
 	}
 	if (vault_derive(k->master, VAULT_PURPOSE_FILE, fek) != 0) {
-		vault_err(err, errlen, "cannot derive the file key: crypto library failure");
+		set_err(err, errlen, "cannot derive the file key: crypto library failure");
 		return VAULT_EINVAL;
 	}
 	rc = gcm_open(ctx, fek, hdr + OFF_WNONCE, hdr, WRAP_AAD_LEN, hdr + OFF_WKEY, VAULT_KEY_LEN,
 		      hdr + OFF_WTAG, dkey);
 	if (rc < 0) {
-		vault_err(err, errlen, "cannot unwrap the data key: crypto library failure");
+		set_err(err, errlen, "cannot unwrap the data key: crypto library failure");
 		ret = VAULT_EINVAL;
 		goto out;
 	}
 	if (rc > 0) {
-		vault_err(err, errlen,
-			  "key `%s' does not open this file: wrong master key or modified header",
-			  id);
+		set_err(err, errlen,
+			"key `%s' does not open this file: wrong master key or modified header",
+			id);
 		goto out;
 	}
 	ret = 0;
@@ -344,12 +331,12 @@ int vault_seal_fd(int in_fd, int out_fd, const struct vault_key *k, char *err, s
 	b = malloc(VAULT_SEG_TOTAL);
 	ctx = EVP_CIPHER_CTX_new();
 	if (!a || !b || !ctx) {
-		vault_err(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		goto out;
 	}
 	if (RAND_bytes(dkey, sizeof dkey) != 1 ||
 	    RAND_bytes(hdr + OFF_PREFIX, VAULT_PREFIX_LEN) != 1) {
-		vault_err(err, errlen, "cannot get random bytes");
+		set_err(err, errlen, "cannot get random bytes");
 		goto out;
 	}
 	ret = hdr_wrap(hdr, dkey, k, ctx, err, errlen);
@@ -357,7 +344,7 @@ int vault_seal_fd(int in_fd, int out_fd, const struct vault_key *k, char *err, s
 		goto out;
 	ret = VAULT_EIO;
 	if (write_full(out_fd, hdr, sizeof hdr) != 0) {
-		vault_err(err, errlen, "cannot write the vault header: %s", strerror(errno));
+		set_err(err, errlen, "cannot write the vault header: %s", strerror(errno));
 		goto out;
 	}
 	n = read_full(in_fd, a, VAULT_SEG_LEN);
@@ -374,18 +361,18 @@ int vault_seal_fd(int in_fd, int out_fd, const struct vault_key *k, char *err, s
 		}
 		seg_nonce(hdr, i, last, nonce);
 		if (gcm_seal(ctx, dkey, nonce, hdr, SEG_AAD_LEN, a, (size_t)n, a, a + n) != 0) {
-			vault_err(err, errlen, "cannot seal segment %u: crypto library failure", i);
+			set_err(err, errlen, "cannot seal segment %u: crypto library failure", i);
 			ret = VAULT_EINVAL;
 			goto out;
 		}
 		if (write_full(out_fd, a, (size_t)n + VAULT_TAG_LEN) != 0) {
-			vault_err(err, errlen, "cannot write segment %u: %s", i, strerror(errno));
+			set_err(err, errlen, "cannot write segment %u: %s", i, strerror(errno));
 			goto out;
 		}
 		if (last)
 			break;
 		if (i == UINT32_MAX) {
-			vault_err(err, errlen, "plaintext too large: more than 2^32 segments");
+			set_err(err, errlen, "plaintext too large: more than 2^32 segments");
 			ret = VAULT_EINVAL;
 			goto out;
 		}
@@ -398,7 +385,7 @@ int vault_seal_fd(int in_fd, int out_fd, const struct vault_key *k, char *err, s
 	ret = 0;
 	goto out;
 read_err:
-	vault_err(err, errlen, "cannot read the plaintext: %s", strerror(errno));
+	set_err(err, errlen, "cannot read the plaintext: %s", strerror(errno));
 out:
 	OPENSSL_cleanse(dkey, sizeof dkey);
 	if (a)
@@ -425,24 +412,23 @@ static ssize_t seg_read(vault_reader_t *r, uint32_t i, char *err, size_t errlen)
 
 	got = pread_full(r->fd, r->ct, plen + VAULT_TAG_LEN, off);
 	if (got < 0) {
-		vault_err(err, errlen, "cannot read segment %u: %s", i, strerror(errno));
+		set_err(err, errlen, "cannot read segment %u: %s", i, strerror(errno));
 		return VAULT_EIO;
 	}
 	if ((size_t)got != plen + VAULT_TAG_LEN) {
-		vault_err(err, errlen, "segment %u does not verify: file was truncated", i);
+		set_err(err, errlen, "segment %u does not verify: file was truncated", i);
 		return VAULT_EAUTH;
 	}
 	seg_nonce(r->hdr, i, last, nonce);
 	rc =
 	    gcm_open(r->ctx, r->dkey, nonce, r->hdr, SEG_AAD_LEN, r->ct, plen, r->ct + plen, r->pt);
 	if (rc < 0) {
-		vault_err(err, errlen, "cannot open segment %u: crypto library failure", i);
+		set_err(err, errlen, "cannot open segment %u: crypto library failure", i);
 		return VAULT_EINVAL;
 	}
 	if (rc > 0) {
-		vault_err(err, errlen,
-			  "segment %u does not verify: modified, reordered, missing or truncated",
-			  i);
+		set_err(err, errlen,
+			"segment %u does not verify: modified, reordered, missing or truncated", i);
 		return VAULT_EAUTH;
 	}
 	return (ssize_t)plen;
@@ -477,7 +463,7 @@ static int reader_open(int fd, const struct vault_keyring *ring, vault_reader_t 
 	r = calloc(1, sizeof *r);
 	if (!r) {
 		close(fd);
-		vault_err(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		return VAULT_EINVAL;
 	}
 	r->fd = fd;
@@ -485,22 +471,22 @@ static int reader_open(int fd, const struct vault_keyring *ring, vault_reader_t 
 	r->pt = malloc(VAULT_SEG_LEN);
 	r->ctx = EVP_CIPHER_CTX_new();
 	if (!r->ct || !r->pt || !r->ctx) {
-		vault_err(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		goto out;
 	}
 	ret = VAULT_EIO;
 	if (fstat(fd, &st) != 0) {
-		vault_err(err, errlen, "cannot stat the vault file: %s", strerror(errno));
+		set_err(err, errlen, "cannot stat the vault file: %s", strerror(errno));
 		goto out;
 	}
 	got = pread_full(fd, r->hdr, VAULT_HDR_LEN, 0);
 	if (got < 0) {
-		vault_err(err, errlen, "cannot read the vault header: %s", strerror(errno));
+		set_err(err, errlen, "cannot read the vault header: %s", strerror(errno));
 		goto out;
 	}
 	ret = VAULT_EFORMAT;
 	if (got < (ssize_t)VAULT_HDR_LEN) {
-		vault_err(err, errlen, "not a vault file: %zd bytes, shorter than the header", got);
+		set_err(err, errlen, "not a vault file: %zd bytes, shorter than the header", got);
 		goto out;
 	}
 	ret = hdr_parse(r->hdr, r->key_id, err, errlen);
@@ -508,8 +494,8 @@ static int reader_open(int fd, const struct vault_keyring *ring, vault_reader_t 
 		goto out;
 	ret = VAULT_EFORMAT;
 	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)(VAULT_HDR_LEN + VAULT_TAG_LEN)) {
-		vault_err(err, errlen,
-			  "segment 0 does not verify: file was truncated after the header");
+		set_err(err, errlen,
+			"segment 0 does not verify: file was truncated after the header");
 		ret = VAULT_EAUTH;
 		goto out;
 	}
@@ -520,8 +506,8 @@ static int reader_open(int fd, const struct vault_keyring *ring, vault_reader_t 
 		r->last_len = VAULT_SEG_LEN;
 	} else if (rem < VAULT_TAG_LEN || (rem == VAULT_TAG_LEN && nfull > 0)) {
 		/* a cut inside a tag, or an empty segment after a full one */
-		vault_err(err, errlen, "segment %llu does not verify: file was truncated",
-			  (unsigned long long)nfull);
+		set_err(err, errlen, "segment %llu does not verify: file was truncated",
+			(unsigned long long)nfull);
 		ret = VAULT_EAUTH;
 		goto out;
 	} else {
@@ -529,7 +515,7 @@ static int reader_open(int fd, const struct vault_keyring *ring, vault_reader_t 
 		nfull++;
 	}
 	if (nfull > UINT32_MAX) {
-		vault_err(err, errlen, "bad vault file: more than 2^32 segments");
+		set_err(err, errlen, "bad vault file: more than 2^32 segments");
 		goto out;
 	}
 	r->nseg = (uint32_t)nfull;
@@ -559,7 +545,7 @@ int vault_open(const char *path, const struct vault_keyring *ring, vault_reader_
 	*out = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		vault_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return VAULT_EIO;
 	}
 	ret = reader_open(fd, ring, out, err, errlen);
@@ -567,7 +553,7 @@ int vault_open(const char *path, const struct vault_keyring *ring, vault_reader_
 		char tmp[256];
 
 		snprintf(tmp, sizeof tmp, "%s", err);
-		vault_err(err, errlen, "%s: %s", path, tmp);
+		set_err(err, errlen, "%s: %s", path, tmp);
 	}
 	return ret;
 }
@@ -580,7 +566,7 @@ int vault_open_fd(int fd, const struct vault_keyring *ring, vault_reader_t **out
 	*out = NULL;
 	d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (d < 0) {
-		vault_err(err, errlen, "cannot dup the vault fd: %s", strerror(errno));
+		set_err(err, errlen, "cannot dup the vault fd: %s", strerror(errno));
 		return VAULT_EIO;
 	}
 	return reader_open(d, ring, out, err, errlen);
@@ -594,9 +580,9 @@ int vault_read_range(vault_reader_t *r, uint64_t off, uint64_t len, vault_sink_f
 	ssize_t plen;
 
 	if (off > r->plain_size || len > r->plain_size - off) {
-		vault_err(err, errlen, "range %llu+%llu is past the end (%llu bytes)",
-			  (unsigned long long)off, (unsigned long long)len,
-			  (unsigned long long)r->plain_size);
+		set_err(err, errlen, "range %llu+%llu is past the end (%llu bytes)",
+			(unsigned long long)off, (unsigned long long)len,
+			(unsigned long long)r->plain_size);
 		return VAULT_EINVAL;
 	}
 	end = off + len;
@@ -611,7 +597,7 @@ int vault_read_range(vault_reader_t *r, uint64_t off, uint64_t len, vault_sink_f
 		from = pos - seg_start;
 		to = end - seg_start < (uint64_t)plen ? end - seg_start : (uint64_t)plen;
 		if (sink(arg, r->pt + from, (size_t)(to - from)) != 0) {
-			vault_err(err, errlen, "output failed after segment %u", i);
+			set_err(err, errlen, "output failed after segment %u", i);
 			return VAULT_ESINK;
 		}
 		pos = seg_start + to;
@@ -650,7 +636,7 @@ int vault_unseal_fd(int in_fd, int out_fd, const struct vault_keyring *ring, cha
 		return ret;
 	ret = vault_read_range(r, 0, r->plain_size, sink_fd, &out_fd, err, errlen);
 	if (ret == VAULT_ESINK) {
-		vault_err(err, errlen, "cannot write the plaintext: %s", strerror(errno));
+		set_err(err, errlen, "cannot write the plaintext: %s", strerror(errno));
 		ret = VAULT_EIO;
 	}
 	vault_reader_close(r);
@@ -669,7 +655,7 @@ int vault_rewrap(const char *path, const struct vault_keyring *old_ring,
 	int fd = -1, ret, made = 0;
 
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.rewrap.tmp", path) >= sizeof tmp) {
-		vault_err(err, errlen, "path too long: %s", path);
+		set_err(err, errlen, "path too long: %s", path);
 		return VAULT_EINVAL;
 	}
 	ret = vault_open(path, old_ring, &r, err, errlen);
@@ -682,7 +668,7 @@ int vault_rewrap(const char *path, const struct vault_keyring *old_ring,
 	ret = VAULT_EIO;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		vault_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		set_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	made = 1;
@@ -696,8 +682,8 @@ int vault_rewrap(const char *path, const struct vault_keyring *old_ring,
 		ssize_t got = pread_full(r->fd, r->ct, want, off);
 
 		if (got != (ssize_t)want) {
-			vault_err(err, errlen, "cannot read %s: %s", path,
-				  got < 0 ? strerror(errno) : "file shrank");
+			set_err(err, errlen, "cannot read %s: %s", path,
+				got < 0 ? strerror(errno) : "file shrank");
 			goto out;
 		}
 		if (write_full(fd, r->ct, want) != 0)
@@ -712,14 +698,14 @@ int vault_rewrap(const char *path, const struct vault_keyring *old_ring,
 	}
 	fd = -1;
 	if (rename(tmp, path) != 0) {
-		vault_err(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		set_err(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
 		goto out;
 	}
 	made = 0;
 	ret = 0;
 	goto out;
 io_err:
-	vault_err(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+	set_err(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
 out:
 	if (fd >= 0)
 		close(fd);
