@@ -37,7 +37,8 @@ CFLAGS   += -std=gnu11 -pthread $(WARN) $(SANFLAGS) $(shell pkg-config --cflags 
 LDFLAGS  += $(SANFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm -pthread
 
-SRCS      := $(wildcard src/*.c)
+SRCS      := $(wildcard src/*.c src/*/*.c)
+HDRS      := $(wildcard src/*/*.h)
 LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out src/main.c,$(SRCS)))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
@@ -46,19 +47,19 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 FUZZ_SRCS := $(filter-out fuzz/replay.c,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
-.PHONY: all test unit clean format check-banned fuzz-libfuzzer
+.PHONY: all test unit clean format check-banned check-layers fuzz-libfuzzer
 
 all: $(BUILD)/ringcap $(UNIT_BINS) $(TOOL_BINS) $(FUZZ_BINS)
 
 $(BUILD)/ringcap: $(BUILD)/obj/main.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) Makefile VERSION
+$(BUILD)/obj/%.o: src/%.c $(HDRS) Makefile VERSION
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # webui.c embeds the console's files with .incbin: rebuild it when they change
-$(BUILD)/obj/webui.o build-fuzz/obj/webui.o: $(wildcard web/*)
+$(BUILD)/obj/api/webui.o build-fuzz/obj/api/webui.o: $(wildcard web/*)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testhelp.h $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -91,12 +92,16 @@ unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do $$t; done
 
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c tests/tools/*.c
+	clang-format -i $(SRCS) $(HDRS) tests/unit/*.c tests/unit/*.h fuzz/*.c tests/tools/*.c
 
 # Banned calls (curl's checksrc idea): unbounded string functions and atoi.
 check-banned:
-	@! grep -nE '\<(sprintf|vsprintf|strcpy|strcat|atoi|atol|gets)[[:space:]]*\(' src/*.c src/*.h \
+	@! grep -nE '\<(sprintf|vsprintf|strcpy|strcat|atoi|atol|gets)[[:space:]]*\(' src/*.c src/*/*.c src/*/*.h \
 	  || { echo "banned call above" >&2; exit 1; }
 
 clean:
 	rm -rf build build-san build-fuzz
+
+# Which layer may include which (README "Source code layout"); tests/layers.sh also plants violations.
+check-layers:
+	@scripts/check-layers.sh src

@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "audit.h"
-#include "keys.h"
-#include "log.h"
+#include "vault/audit.h"
+#include "vault/keys.h"
+#include "base/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "base/config.h"
 
 struct fz_settings {
 	int b, choice, set;

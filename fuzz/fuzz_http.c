@@ -31,11 +31,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "httpd.h"
-#include "log.h"
-#include "store.h"
-#include "tokens.h"
-#include "urlsign.h"
+#include "api/httpd.h"
+#include "base/log.h"
+#include "vault/store.h"
+#include "vault/tokens.h"
+#include "vault/urlsign.h"
 
 #define INPUT_MAX 65536
 #define MAX_HEADERS 32

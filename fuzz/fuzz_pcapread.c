@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pcapread.h"
+#include "capture/pcapread.h"
 
 static char path[256];
 

@@ -6,7 +6,7 @@
  * 24-byte header, the kept bytes unchanged) that a second repair leaves exactly as it is. A broken
  * property aborts, so the fuzzer reports it like a crash. The file is deleted afterwards.
  */
-#include "pcapfile.h"
+#include "outputs/pcapfile.h"
 
 #include <fcntl.h>
 #include <stdint.h>

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "pipeline.h"
-#include "source.h"
+#include "base/log.h"
+#include "pipeline/pipeline.h"
+#include "capture/source.h"
 
 static char dir[64];
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3.h"
+#include "export/s3.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
  * truncated and a corrupted one. A file that opens must read back exactly vault_plain_size()
  * bytes or fail with VAULT_EAUTH naming a segment; a broken property aborts.
  */
-#include "vault.h"
+#include "vault/vault.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "source.h"
+#include "cmd/cmd.h"
+#include "capture/source.h"
 
 static int cmd_help_main(int argc, char **argv);
 static int cmd_version_main(int argc, char **argv);

@@ -102,7 +102,7 @@ if command -v tshark >/dev/null && [[ -d $CORPUS ]]; then
 		((ok)) && pass "tshark-endpoints/$n" || fail "tshark-endpoints/$n"
 	done
 else
-	echo "(tshark or the corpus missing: cross-checks skipped)"
+	skip tshark-cross-checks "tshark or the corpus is missing"
 fi
 
 # --- suspicious on the corpus ---

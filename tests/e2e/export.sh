@@ -61,7 +61,7 @@ check cfg-nothing-written test ! -e "$WORK/cfg/index.db"
 unset S3_ENDPOINT S3_BUCKET
 
 if ! need_root; then
-	echo "SKIP e2e/$T (gateway part): not root; ceph-rgw.sh needs root (CI runs as root)"
+	skip gateway "not root; ceph-rgw.sh needs root (CI runs as root)"
 	finish
 fi
 

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 S3T=$TOOLS/s3tool
 if ! need_root; then
-	echo "SKIP e2e/$T: not root; ceph-rgw.sh needs root to start the gateway (CI runs as root)"
+	skip gateway "not root; ceph-rgw.sh needs root to start the gateway (CI runs as root)"
 	finish
 fi
 

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
-#include "keys.h"
+#include "vault/audit.h"
+#include "vault/keys.h"
 
 static json_t *value(const char *v, long i)
 {

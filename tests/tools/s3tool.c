@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3.h"
+#include "export/s3.h"
 
 static int parse_size(const char *name, uint64_t *out)
 {

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "keys.h"
-#include "vault.h"
+#include "vault/keys.h"
+#include "vault/vault.h"
 
 static int sink(void *arg, const uint8_t *data, size_t len)
 {

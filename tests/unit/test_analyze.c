@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "analyze.h"
+#include "analyze/analyze.h"
 #include "testhelp.h"
 
 /* --- frame builders --- */

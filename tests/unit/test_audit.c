@@ -17,9 +17,9 @@
 
 #include <openssl/evp.h>
 
-#include "audit.h"
-#include "keys.h"
-#include "log.h"
+#include "vault/audit.h"
+#include "vault/keys.h"
+#include "base/log.h"
 #include "testhelp.h"
 
 #define HEXA "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"

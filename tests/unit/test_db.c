@@ -17,7 +17,7 @@
 
 #include <sqlite3.h>
 
-#include "db.h"
+#include "vault/db.h"
 #include "testhelp.h"
 
 static char tdir[256];

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode.h"
+#include "capture/decode.h"
 #include "testhelp.h"
 
 /* Link types by number, as pcap_datalink() returns them on Linux. */

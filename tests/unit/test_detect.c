@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "detect.h"
+#include "recorder/detect.h"
 #include "testhelp.h"
 
 #define US 1000LL

@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "export.h"
-#include "incident.h"
+#include "export/export.h"
+#include "recorder/incident.h"
 #include "testhelp.h"
 
 #define NS_PER_S 1000000000LL

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "flow.h"
+#include "outputs/flow.h"
 #include "testhelp.h"
 
 #define MS 1000000LL

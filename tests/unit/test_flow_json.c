@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "flow_json.h"
-#include "log.h"
+#include "outputs/flow_json.h"
+#include "base/log.h"
 #include "testhelp.h"
 
 #define US 1000LL

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "keys.h"
+#include "vault/keys.h"
 #include "testhelp.h"
 
 #define HEXA "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"

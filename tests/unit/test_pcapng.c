@@ -7,7 +7,7 @@
  * nothing after the last block). Write errors are made real with RLIMIT_FSIZE, as in
  * test_pcapw.c. The files live in a mkdtemp() folder in /tmp (kept with KEEP_TMP=1).
  */
-#include "pcapng.h"
+#include "outputs/pcapng.h"
 #include "testhelp.h"
 
 #include <errno.h>

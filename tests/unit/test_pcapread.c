@@ -7,8 +7,8 @@
  * and the error text must be the same. Each file is read at several buffer sizes, down to 64
  * bytes, so records straddle the buffer end and outgrow it. A few tests go through source.c.
  */
-#include "pcapread.h"
-#include "source.h"
+#include "capture/pcapread.h"
+#include "capture/source.h"
 #include "testhelp.h"
 
 #include <fcntl.h>

@@ -6,9 +6,9 @@
  * RLIMIT_FSIZE (writes past the limit fail with EFBIG, after a short write), which works as root
  * and without a small file system; log lines are checked by sending stderr to a file.
  */
-#include "log.h"
-#include "pcapfile.h"
-#include "pcapw.h"
+#include "base/log.h"
+#include "outputs/pcapfile.h"
+#include "outputs/pcapw.h"
 #include "testhelp.h"
 
 #include <dirent.h>

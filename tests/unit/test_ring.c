@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "ring.h"
+#include "recorder/ring.h"
 #include "testhelp.h"
 
 #define SEC 1000000000LL

@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "s3.h"
+#include "export/s3.h"
 #include "testhelp.h"
 
 /* The AWS Signature Version 4 test suite */

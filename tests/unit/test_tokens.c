@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "testhelp.h"
-#include "tokens.h"
+#include "vault/tokens.h"
 
 static char tdir[256];
 static int nsub;

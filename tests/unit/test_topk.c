@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "topk.h"
+#include "recorder/topk.h"
 #include "testhelp.h"
 
 static uint64_t rnd_state = 0x2545f4914f6cdd1dULL;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "testhelp.h"
-#include "urlsign.h"
+#include "vault/urlsign.h"
 
 static uint8_t key[VAULT_KEY_LEN];
 

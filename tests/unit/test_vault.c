@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "testhelp.h"
-#include "vault.h"
+#include "vault/vault.h"
 
 #define SEG VAULT_SEG_LEN
 #define SEGT (VAULT_SEG_LEN + VAULT_TAG_LEN)

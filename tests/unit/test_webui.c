@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "testhelp.h"
-#include "webui.h"
+#include "api/webui.h"
 
 static const struct {
 	const char *path, *file, *ctype;
