@@ -2,7 +2,10 @@
  * fuzz_runfile.c - the whole `ringcap run -r' path on untrusted bytes: the input is written as a
  * capture file and read through source.c into the pipeline (decoder, flow table, flow records and
  * continuous pcap files with a tiny rotation size), then the outputs are removed.
- * The first input byte picks options (save pcap or not, precision, table size).
+ * The flight recorder runs with its defaults (ring, detector) plus low thresholds so that
+ * incidents open on small inputs. The first input byte picks options (save pcap or not,
+ * precision, table size, pcapng incident captures). A pipeline that cannot be built from these
+ * settings is a harness bug: it aborts, so the replay fails instead of exercising only the reader.
  */
 #include <dirent.h>
 #include <pcap/pcap.h>
@@ -13,8 +16,10 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "pipeline/pipeline.h"
 #include "capture/source.h"
+#include "pipeline/pipeline.h"
+#include "recorder/detect.h"
+#include "recorder/ring.h"
 
 static char dir[64];
 
@@ -79,9 +84,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			.max_flows = (opt & 4) ? 2 : 1000,
 			.flow_idle_ns = 1000000000LL,
 			.flow_active_ns = 5000000000LL,
+			.ring_packets = (opt & 8) ? 4 : RING_DEFAULT_PACKETS,
+			.incident_max_packets = 50,
+			.incident_pcapng = opt & 16,
+			.source_name = "fuzz",
 		};
+		detect_config_defaults(&pc.detect);
+		/* low thresholds: a handful of packets in a window opens an incident */
+		pc.detect.th.pps = 10;
+		pc.detect.th.syn_pps = 5;
+		pc.detect.resolve_ns = 1000000000LL;
 		pipeline_t *pl = pipeline_new(&pc, err, sizeof err);
-		if (pl) {
+		if (!pl) {
+			fprintf(stderr, "fuzz_runfile: pipeline_new: %s\n", err);
+			abort();
+		}
+		{
 			int n;
 			while ((n = source_dispatch(src, 256, on_packet, pl, err, sizeof err)) > 0)
 				pipeline_tick(pl, 0);
