@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/config.h"
 #include "api/ctl.h"
 #include "outputs/flow_json.h"
@@ -34,7 +35,6 @@
 #include "vault/urlsign.h"
 #include "api/webui.h"
 
-#define NS_PER_S 1000000000LL
 #define PATH_SEGS_MAX 8
 #define LIST_LIMIT_MAX 200
 #define LIST_LIMIT_DEFAULT 50

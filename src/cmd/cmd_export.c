@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/clock.h"
 #include "cmd/cmd.h"
 #include "base/config.h"
 #include "export/export.h"
@@ -20,7 +21,6 @@
 #include "base/log.h"
 #include "vault/store.h"
 
-#define NS_PER_S 1000000000LL
 #define DAY_NS (86400.0 * 1e9)
 
 struct export_cmd_settings {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "cmd/cmd.h"
 #include "base/config.h"
 #include "api/ctl.h"
@@ -23,7 +24,6 @@
 #include "capture/source.h"
 #include "vault/store.h"
 
-#define NS_PER_S 1000000000LL
 
 struct run_settings {
 	const char *iface, *file, *outdir, *filter;

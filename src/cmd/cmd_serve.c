@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "vault/audit.h"
 #include "cmd/cmd.h"
 #include "base/config.h"
@@ -31,7 +32,6 @@
 #include "vault/tokens.h"
 #include "vault/urlsign.h"
 
-#define NS_PER_S 1000000000LL
 #define DAY_NS (86400.0 * 1e9)
 #define TTL_MAX (86400 * 7)
 

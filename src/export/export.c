@@ -20,13 +20,13 @@
 
 #include <jansson.h>
 
+#include "base/clock.h"
 #include "vault/audit.h"
 #include "export/export.h"
 #include "outputs/flow_json.h"
 #include "base/log.h"
 #include "outputs/pcapw.h"
 
-#define NS_PER_S 1000000000LL
 #define IDLE_POLL_NS (30 * NS_PER_S) /* look at the queue at least this often */
 #define CRED_FILE_MAX 4096
 

@@ -11,6 +11,8 @@
  */
 #include "outputs/flow_json.h"
 
+#include "base/clock.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -230,49 +232,11 @@ size_t flow_json_format(const struct flow_record *r, const char *pcap_file, char
 	return o.len;
 }
 
-/* Proleptic Gregorian date of a day number (days since 1970-01-01), after H. Hinnant. */
-static void fj_civil(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t era;
-	unsigned doe, yoe, doy, mp;
 
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-/* Floor division, so times before the epoch land on the right second and microsecond. */
-static int64_t fj_floordiv(int64_t a, int64_t b, int64_t *rem)
-{
-	int64_t q = a / b, r = a % b;
-
-	if (r < 0) {
-		r += b;
-		q--;
-	}
-	*rem = r;
-	return q;
-}
 
 const char *flow_json_time(int64_t ts_ns, char *buf, size_t len)
 {
-	int64_t ns, sec, sod, days, y;
-	unsigned mo, d;
-
-	sec = fj_floordiv(ts_ns, 1000000000, &ns);
-	days = fj_floordiv(sec, 86400, &sod);
-	fj_civil(days, &y, &mo, &d);
-	/* int64 ns spans the years 1677..2262: always four digits */
-	snprintf(buf, len, "%04lld-%02u-%02uT%02u:%02u:%02u.%06uZ", (long long)y, mo, d,
-		 (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60),
-		 (unsigned)(ns / 1000));
-	return buf;
+	return clock_format_rfc3339(ts_ns, buf, len);
 }
 
 /* --- the flow log --- */

@@ -10,6 +10,7 @@
  */
 #include "outputs/pcapfile.h"
 
+#include "base/clock.h"
 #include "base/fdio.h"
 
 #include <errno.h>
@@ -26,7 +27,6 @@
 #define PCAPFILE_DEFAULT_BUF (1u << 20)
 #define PCAPFILE_MAGIC_US 0xa1b2c3d4u
 #define PCAPFILE_MAGIC_NS 0xa1b23c4du
-#define NS_PER_S 1000000000LL
 
 /* repair: a caplen above max(snaplen, libpcap's MAXIMUM_SNAPLEN) but never above 256 MiB ends the
  * walk */

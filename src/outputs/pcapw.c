@@ -11,6 +11,7 @@
  */
 #include "outputs/pcapw.h"
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "outputs/pcapfile.h"
 
@@ -32,7 +33,6 @@
 #define PCAPW_RETRY_MS 1000
 #define PCAPW_FLUSH_MS 1000
 #define PCAPW_BUF_DEFAULT (1u << 20)
-#define NS_PER_S 1000000000LL
 
 struct pcapw {
 	char *dir;

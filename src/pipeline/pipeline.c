@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "capture/decode.h"
 #include "outputs/flow.h"
 #include "outputs/flow_json.h"
@@ -17,7 +18,6 @@
 #include "outputs/pcapw.h"
 #include "recorder/ring.h"
 
-#define NS_PER_S 1000000000LL
 
 struct pipeline {
 	struct pipeline_config cfg;

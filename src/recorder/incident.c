@@ -15,13 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "outputs/flow_json.h"
 #include "base/log.h"
 #include "outputs/pcapfile.h"
 #include "outputs/pcapng.h"
 #include "recorder/topk.h"
 
-#define NS_PER_S 1000000000LL
 #define TOPK_CAPACITY 256
 #define TOP_REPORTED 10
 

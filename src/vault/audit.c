@@ -30,6 +30,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 
 #define CANON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
@@ -37,9 +38,7 @@
 #define LINE_MAX_BYTES (1u << 20) /* a record line is refused above this; longer lines are bad */
 #define HEX_HASH 64		  /* SHA-256 in hex */
 #define SIG_LEN 64		  /* Ed25519 signature */
-#define NS 1000000000LL
-#define CP_INTERVAL_NS (60 * NS)
-#define NOW_ENV "RINGCAP_NOW" /* store.h STORE_NOW_ENV: the test clock */
+#define CP_INTERVAL_NS (60 * NS_PER_S)
 #define REPORT_MAX 200	      /* problem lines printed by audit_verify; the rest are counted */
 #define PATH_LEN 4096
 
@@ -63,133 +62,17 @@ struct audit {
 
 /* ---- clock ---- */
 
-/* Reads exactly n digits. */
-static int digits(const char **p, int n, int *v)
-{
-	int x = 0;
-	for (int i = 0; i < n; i++) {
-		char c = (*p)[i];
-		if (c < '0' || c > '9')
-			return 0;
-		x = x * 10 + (c - '0');
-	}
-	*p += n;
-	*v = x;
-	return 1;
-}
 
-/* Seconds (whole, any sign) and a fraction in ns to ns, refusing what int64 cannot hold. */
-static int to_ns(long long sec, long frac, int64_t *ns)
-{
-	if (sec > INT64_MAX / NS - 1 || sec < INT64_MIN / NS + 1)
-		return -1;
-	*ns = (int64_t)sec * NS + frac;
-	return 0;
-}
 
-/* Fraction digits after a '.' (at least one) in ns; extra digits beyond 9 are dropped. */
-static int fraction(const char **p, long *frac)
-{
-	const char *s = *p;
-	long f = 0;
-	int n = 0;
-	while (*s >= '0' && *s <= '9') {
-		if (n < 9) {
-			f = f * 10 + (*s - '0');
-			n++;
-		}
-		s++;
-	}
-	if (s == *p)
-		return 0;
-	for (; n < 9; n++)
-		f *= 10;
-	*p = s;
-	*frac = f;
-	return 1;
-}
 
-/* $RINGCAP_NOW: epoch seconds ("1700000000", "1700000000.25") or RFC 3339. */
-static int parse_now(const char *s, int64_t *ns)
-{
-	const char *p = s;
-	long frac = 0;
-	if (*p >= '0' && *p <= '9' && !strchr(s, '-') && !strchr(s, ':')) {
-		long long sec = 0;
-		while (*p >= '0' && *p <= '9') {
-			if (sec > (LLONG_MAX - 9) / 10)
-				return -1;
-			sec = sec * 10 + (*p++ - '0');
-		}
-		if (*p == '.') {
-			p++;
-			if (!fraction(&p, &frac))
-				return -1;
-		}
-		return *p ? -1 : to_ns(sec, frac, ns);
-	}
-	int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0;
-	if (!digits(&p, 4, &Y) || *p++ != '-' || !digits(&p, 2, &M) || *p++ != '-' ||
-	    !digits(&p, 2, &D))
-		return -1;
-	if (*p != 'T' && *p != 't' && *p != ' ')
-		return -1;
-	p++;
-	if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &m) || *p++ != ':' ||
-	    !digits(&p, 2, &sec))
-		return -1;
-	if (*p == '.') {
-		p++;
-		if (!fraction(&p, &frac))
-			return -1;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p++ == '-' ? -1 : 1;
-		if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) || oh > 23 || om > 59)
-			return -1;
-	} else {
-		return -1;
-	}
-	if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-		return -1;
-	struct tm tm = {0};
-	tm.tm_year = Y - 1900;
-	tm.tm_mon = M - 1;
-	tm.tm_mday = D;
-	tm.tm_hour = h;
-	tm.tm_min = m;
-	tm.tm_sec = sec > 59 ? 59 : sec;
-	time_t t = timegm(&tm);
-	return to_ns((long long)t - (long long)sign * (oh * 3600 + om * 60), frac, ns);
-}
 
-/* Wall clock in ns, or $RINGCAP_NOW (the store's test clock) when it is set. */
-static int64_t now_ns(void)
-{
-	static int warned;
-	const char *s = getenv(NOW_ENV);
-	int64_t ns;
-	if (s && *s) {
-		if (parse_now(s, &ns) == 0)
-			return ns;
-		if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
-			log_warn("invalid %s `%s': expected epoch seconds or RFC 3339; using the "
-				 "wall clock",
-				 NOW_ENV, s);
-	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
-}
 
 /* RFC 3339 UTC with microseconds: 2024-05-01T12:00:00.123456Z */
 static void fmt_time(int64_t ns, char *out, size_t len)
 {
-	int64_t sec = ns / NS, rem = ns % NS;
+	int64_t sec = ns / NS_PER_S, rem = ns % NS_PER_S;
 	if (rem < 0) {
-		rem += NS;
+		rem += NS_PER_S;
 		sec--;
 	}
 	time_t t = (time_t)sec;
@@ -419,7 +302,7 @@ static long write_record(audit_t *a, json_t *rec, char *err, size_t errlen)
 		return -1;
 	}
 	long seq = a->seq + 1;
-	fmt_time(now_ns(), t, sizeof t);
+	fmt_time(clock_now_ns(), t, sizeof t);
 	json_object_del(rec, "hash");
 	if (json_object_set_new(rec, "seq", json_integer(seq)) != 0 ||
 	    json_object_set_new(rec, "time", json_string(t)) != 0 ||
@@ -596,7 +479,7 @@ static int checkpoint_locked(audit_t *a, char *err, size_t errlen)
 	int ret = -1;
 	if (a->seq <= a->cp_seq || a->seq == 0)
 		return 0;
-	int64_t now = now_ns();
+	int64_t now = clock_now_ns();
 	size_t mlen = cp_message(a->seq, a->head, msg, sizeof msg);
 	if (!mlen || ed25519_sign(a->pkey, (const uint8_t *)msg, mlen, sig) != 0) {
 		set_err(err, errlen, "cannot sign an audit checkpoint: crypto library failure");
@@ -721,7 +604,7 @@ int audit_open(const char *dir, const keys_t *keys, audit_t **out, char *err, si
 		goto out;
 	/* a torn_record written here is not covered yet: the next checkpoint signs it */
 	a->cp_seq = a->seq - torn;
-	a->cp_ns = now_ns();
+	a->cp_ns = clock_now_ns();
 	if (lock_fd(a->cfd, LOCK_EX) != 0) {
 		set_err(err, errlen, "cannot lock `%s': %s", a->cpath, strerror(errno));
 		goto out;
@@ -775,7 +658,7 @@ long audit_append(audit_t *a, const char *event, json_t *fields, char *err, size
 		unlock_fd(a->fd);
 	}
 	if (seq > 0) {
-		int64_t now = now_ns();
+		int64_t now = clock_now_ns();
 		if (now < a->cp_ns)
 			a->cp_ns = now; /* the clock went back */
 		if (a->seq - a->cp_seq >= AUDIT_CHECKPOINT_EVERY ||

@@ -26,6 +26,8 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "base/clock.h"
+
 #define DB_BUSY_TIMEOUT_MS 5000
 
 struct db {
@@ -333,72 +335,7 @@ int db_schema_version(db_t *d)
 	return d ? d->version : 0;
 }
 
-/* ---- incident metadata ---- */
 
-static int digits(const char **p, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++, (*p)++) {
-		if (**p < '0' || **p > '9')
-			return -1;
-		v = v * 10 + (**p - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-/*
- * Strict RFC 3339: YYYY-MM-DDTHH:MM:SS[.F{1,9}](Z|+HH:MM|-HH:MM) -> ns since the epoch. Returns
- * -1 on anything else, including a day that is not in its month and times outside int64 ns.
- */
-static int parse_rfc3339(const char *s, int64_t *ns)
-{
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0, leap;
-	int64_t frac = 0, scale = 100000000, t;
-	struct tm tm = {0};
-	const char *p = s;
-
-	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
-	    digits(&p, 2, &d) || *p++ != 'T' || digits(&p, 2, &h) || *p++ != ':' ||
-	    digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &sec))
-		return -1;
-	if (*p == '.') {
-		if (*++p < '0' || *p > '9')
-			return -1;
-		for (; *p >= '0' && *p <= '9'; p++, scale /= 10) {
-			if (!scale)
-				return -1; /* more than 9 digits */
-			frac += (*p - '0') * scale;
-		}
-	}
-	if (*p == 'Z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p++ == '+' ? 1 : -1;
-		if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
-			return -1;
-	} else {
-		return -1;
-	}
-	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) ||
-	    h > 23 || mi > 59 || sec > 60)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = (int64_t)timegm(&tm) - (int64_t)sign * (oh * 3600 + om * 60);
-	if (__builtin_mul_overflow(t, (int64_t)1000000000, &t) ||
-	    __builtin_add_overflow(t, frac, &t))
-		return -1;
-	*ns = t;
-	return 0;
-}
 
 /* A string member of o: absent or null gives "", another type an error. */
 static int get_str(const char *path, json_t *o, const char *key, const char **out, char *err,
@@ -424,7 +361,7 @@ static int get_time(const char *path, json_t *o, const char *key, int64_t *ns, c
 	*ns = 0;
 	if (!v || json_is_null(v))
 		return 0;
-	if (!json_is_string(v) || parse_rfc3339(json_string_value(v), ns))
+	if (!json_is_string(v) || clock_parse_rfc3339(json_string_value(v), ns))
 		return errf(path, err, errlen,
 			    "incident metadata: `%s' is not an RFC 3339 time: `%.64s'", key,
 			    json_is_string(v) ? json_string_value(v) : "(not a string)");

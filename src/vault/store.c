@@ -18,10 +18,10 @@
 
 #include "outputs/flow_json.h"
 #include "recorder/incident.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "vault/store.h"
 
-#define NS_PER_S 1000000000LL
 #define SWEEP_EVERY_NS (3600 * NS_PER_S)
 #define RETRY_MAX 64
 
@@ -69,43 +69,10 @@ struct store {
 
 /* ---- clock -------------------------------------------------------------------------------- */
 
-/* "2026-11-22T07:33:41Z", "2026-11-22T07:33:41.5Z" or epoch seconds -> ns; -1 if neither. */
-static int64_t parse_time(const char *s)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (end != s && !*end && !errno && v >= 0 && v < 400000000000LL)
-		return (int64_t)v * NS_PER_S;
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return -1;
-	int64_t frac = 0, scale = NS_PER_S;
-	if (*p == '.') {
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			if (scale > 1) {
-				scale /= 10;
-				frac += (*p - '0') * scale;
-			}
-	}
-	if (strcmp(p, "Z") != 0)
-		return -1;
-	return (int64_t)timegm(&tm) * NS_PER_S + frac;
-}
 
 int64_t store_now_ns(void)
 {
-	const char *env = getenv(STORE_NOW_ENV);
-	if (env && *env) {
-		int64_t t = parse_time(env);
-		if (t >= 0)
-			return t;
-	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+	return clock_now_ns();
 }
 
 static json_t *json_time_or_null(int64_t ns)

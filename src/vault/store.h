@@ -33,13 +33,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/clock.h"
 #include "recorder/incident.h"
 #include "vault/audit.h"
 #include "vault/db.h"
 #include "vault/keys.h"
 #include "vault/vault.h"
 
-#define STORE_NOW_ENV "RINGCAP_NOW"
+#define STORE_NOW_ENV CLOCK_NOW_ENV /* base/clock.h: the test clock */
 #define STORE_SEALED_EXT ".enc"
 
 typedef struct store store_t;

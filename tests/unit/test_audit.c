@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/clock.h"
 #include "vault/audit.h"
 #include "vault/keys.h"
 #include "base/log.h"
@@ -772,14 +773,17 @@ static void test_schedule_and_clock(void)
 	dpath(dir, sizeof dir, "sched");
 	cpfile(p, sizeof p, dir);
 	setenv("RINGCAP_NOW", "1000", 1);
+	clock_reload();
 	CHECK_EQ_INT(audit_open(dir, ka, &a, err, sizeof err), 0);
 	CHECK_EQ_INT(
 	    audit_append(a, "token_added", json_pack("{s:s}", "name", "ci"), err, sizeof err), 1);
 	CHECK_EQ_INT(count_lines(p), 0);
 	setenv("RINGCAP_NOW", "1059.999", 1);
+	clock_reload();
 	CHECK_EQ_INT(audit_append(a, "token_added", NULL, err, sizeof err), 2);
 	CHECK_EQ_INT(count_lines(p), 0);
 	setenv("RINGCAP_NOW", "2024-05-01T12:00:00.5+02:00", 1);
+	clock_reload();
 	CHECK_EQ_INT(audit_append(a, "token_revoked", NULL, err, sizeof err), 3);
 	CHECK_EQ_INT(count_lines(p), 1); /* 60 s passed: a checkpoint */
 	for (int i = 4; i <= 18; i++)
@@ -795,6 +799,7 @@ static void test_schedule_and_clock(void)
 	audit_close(a); /* nothing appended: no checkpoint */
 	CHECK_EQ_INT(count_lines(p), 2);
 	unsetenv("RINGCAP_NOW");
+	clock_reload();
 
 	trail(p, sizeof p, dir);
 	int n = read_lines(p, &l);
@@ -868,6 +873,7 @@ int main(void)
 	umask(022);
 	log_set_level(LOG_ERR); /* the torn-line warnings are expected here */
 	unsetenv("RINGCAP_NOW");
+	clock_reload();
 	snprintf(tdir, sizeof tdir, "%s/test_audit.XXXXXX", t && *t ? t : "/tmp");
 	if (!mkdtemp(tdir)) {
 		perror("mkdtemp");
