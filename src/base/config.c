@@ -250,8 +250,8 @@ static char *trim(char *s)
 	return s;
 }
 
-int cfg_from_file(const struct cfg_opt *opts, size_t n, void *base, const char *path,
-		  char **textp, char *err, size_t errlen)
+static int load_file(const struct cfg_opt *opts, size_t n, void *base, const char *path,
+		     int lenient, char **textp, char *err, size_t errlen)
 {
 	int ret = -1;
 	char *text = NULL;
@@ -320,6 +320,8 @@ int cfg_from_file(const struct cfg_opt *opts, size_t n, void *base, const char *
 			    (opts[i].env && strcasecmp(opts[i].env, key) == 0))
 				o = &opts[i];
 		}
+		if (!o && lenient)
+			continue; /* a setting of another subcommand */
 		if (!o || o->type == CFG_SET) {
 			snprintf(err, errlen, "%s:%d: unknown key `%s'", path, lineno, key);
 			goto out;
@@ -336,6 +338,64 @@ out:
 	fclose(f);
 	free(text);
 	return ret;
+}
+
+int cfg_from_file(const struct cfg_opt *opts, size_t n, void *base, const char *path,
+		  char **textp, char *err, size_t errlen)
+{
+	return load_file(opts, n, base, path, 0, textp, err, errlen);
+}
+
+/* The config text of the subcommand being run: string settings point into it. */
+static char *cmd_cfgtext;
+
+static void free_cmd_cfgtext(void)
+{
+	free(cmd_cfgtext);
+	cmd_cfgtext = NULL;
+}
+
+int cfg_from_config_option(const struct cfg_opt *opts, size_t n, void *base, int *argc,
+			   char **argv, char *err, size_t errlen)
+{
+	const char *path = getenv(CFG_CONFIG_ENV);
+	int ac = *argc;
+	for (int i = 1; i < ac; i++) {
+		const char *a = argv[i], *v = NULL;
+		int take = 0;
+		if (strcmp(a, "--") == 0)
+			break;
+		if (strcmp(a, "--config") == 0) {
+			if (i + 1 >= ac) {
+				snprintf(err, errlen, "option --config needs a value (FILE)");
+				return -1;
+			}
+			v = argv[i + 1];
+			take = 2;
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			v = a + 9;
+			take = 1;
+		}
+		if (!take)
+			continue;
+		path = v;
+		memmove(argv + i, argv + i + take, (size_t)(ac - i - take + 1) * sizeof *argv);
+		ac -= take;
+		i--;
+	}
+	*argc = ac;
+	if (!path || !*path)
+		return 0;
+	char *text = NULL;
+	if (load_file(opts, n, base, path, 1, &text, err, errlen) != 0)
+		return -1;
+	if (text) {
+		if (!cmd_cfgtext)
+			atexit(free_cmd_cfgtext);
+		free(cmd_cfgtext); /* settings of an earlier call no longer used */
+		cmd_cfgtext = text;
+	}
+	return 0;
 }
 
 void cfg_print_help(const struct cfg_opt *opts, size_t n, FILE *out)
@@ -368,8 +428,6 @@ int cfg_parse_command(const struct cfg_opt *opts, size_t n, void *base, int argc
 {
 	int help = 0, rest = 0, ret = -1;
 	*npos = 0;
-	if (cfg_from_env(opts, n, base, err, errlen) != 0)
-		return -1;
 	char **av = calloc((size_t)argc + 1, sizeof *av);
 	if (!av) {
 		snprintf(err, errlen, "out of memory");
@@ -377,6 +435,9 @@ int cfg_parse_command(const struct cfg_opt *opts, size_t n, void *base, int argc
 	}
 	int ac = argc;
 	memcpy(av, argv, (size_t)argc * sizeof *av);
+	if (cfg_from_config_option(opts, n, base, &ac, av, err, errlen) != 0 ||
+	    cfg_from_env(opts, n, base, err, errlen) != 0)
+		goto out;
 	for (;;) {
 		if (cfg_from_args(opts, n, base, ac, av, &rest, &help, err, errlen) != 0)
 			goto out;
@@ -394,6 +455,9 @@ int cfg_parse_command(const struct cfg_opt *opts, size_t n, void *base, int argc
 	if (help) {
 		printf("Usage: %s\n\n", usage);
 		cfg_print_help(opts, n, stdout);
+		printf("  %-28s settings file, as for `ringcap run' (%s); keys of other "
+		       "subcommands in it are ignored\n",
+		       "--config FILE", CFG_CONFIG_ENV);
 		ret = 1;
 	} else {
 		ret = 0;

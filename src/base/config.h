@@ -59,6 +59,18 @@ int cfg_from_args(const struct cfg_opt *opts, size_t n, void *base, int argc, ch
 int cfg_from_file(const struct cfg_opt *opts, size_t n, void *base, const char *path,
 		  char **textp, char *err, size_t errlen);
 
+#define CFG_CONFIG_ENV "RINGCAP_CONFIG"
+
+/*
+ * The shared config file of a subcommand other than `run': `--config FILE' (removed from argv,
+ * *argc adjusted) or $RINGCAP_CONFIG. Keys this table does not know are settings of other
+ * subcommands and are skipped; a known key with a bad value is an error naming the file and line.
+ * The file's text lives until exit. Call it before cfg_from_env() and cfg_from_args().
+ * Returns 0 (also when no file is named) or -1 with a message in err.
+ */
+int cfg_from_config_option(const struct cfg_opt *opts, size_t n, void *base, int *argc,
+			   char **argv, char *err, size_t errlen);
+
 /* Prints the table as help lines. */
 void cfg_print_help(const struct cfg_opt *opts, size_t n, FILE *out);
 
@@ -66,7 +78,7 @@ void cfg_print_help(const struct cfg_opt *opts, size_t n, FILE *out);
 long cfg_parse_id(const char *s, long max);
 
 /*
- * A subcommand's settings: the environment, then argv (argv[0] is the command name) with
+ * A subcommand's settings: the config file (cfg_from_config_option), the environment, then argv (argv[0] is the command name) with
  * positional arguments anywhere among the flags; the positionals go to pos[] (at most maxpos,
  * more is an error naming the argument and quoting usage). Defaults must be in base already.
  * Returns 0 to go on, 1 after --help was printed (to stdout, with usage), or -1 with a message

@@ -41,7 +41,8 @@ static int parse(const struct cfg_opt *opts, size_t n, struct vault_settings *s,
 	int help = 0, rest = 0;
 	s->outdir = "./output";
 	s->retention_days = 7;
-	if (cfg_from_env(opts, n, s, err, sizeof err) != 0 ||
+	if (cfg_from_config_option(opts, n, s, &argc, argv, err, sizeof err) != 0 ||
+	    cfg_from_env(opts, n, s, err, sizeof err) != 0 ||
 	    cfg_from_args(opts, n, s, argc, argv, &rest, &help, err, sizeof err) != 0) {
 		log_err("%s", err);
 		return EXIT_USAGE;

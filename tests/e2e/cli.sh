@@ -82,4 +82,22 @@ LD_LIBRARY_PATH=$BAD S3_ENDPOINT=http://127.0.0.1:9 S3_BUCKET=bkt S3_ACCESS_KEY=
 	"$RINGCAP" export 1 -o "$WORK/lazy" >/dev/null 2>"$WORK/curl.err"; rc=$?
 check broken-curl-fails test $rc = 2
 check broken-curl-named grep -qE "cannot load libcurl\.so\.4, needed for S3 export: .*file too short \(Debian package libcurl4\)" "$WORK/curl.err"
+# --config works for every subcommand that has settings (keys of other subcommands are skipped)
+"$RINGCAP" run -q -r "$ROOT/tests/data/demo-synflood.pcap" -o "$WORK/cfgall" >/dev/null 2>&1
+printf 'S3_ENDPOINT = http://127.0.0.1:9\nS3_BUCKET = bkt\nS3_ACCESS_KEY = a\nS3_SECRET_KEY = cfgsecret77\nRING_PACKETS = 7\n' >"$WORK/s3.conf"
+"$RINGCAP" export 1 -o "$WORK/cfgall" >/dev/null 2>"$WORK/cfg0.err"; rc=$?
+check export-without-config-unset test $rc = 2 && check export-without-config-named grep -q "S3_ENDPOINT is not set" "$WORK/cfg0.err"
+"$RINGCAP" export 1 -o "$WORK/cfgall" --config "$WORK/s3.conf" >/dev/null 2>"$WORK/cfg1.err"
+check export-reads-config grep -q "PUT http://127.0.0.1:9/bkt/" "$WORK/cfg1.err"
+check export-config-secret-not-logged bash -c "! grep -q cfgsecret77 '$WORK/cfg1.err'"
+RINGCAP_CONFIG=$WORK/s3.conf "$RINGCAP" export 1 -o "$WORK/cfgall" >/dev/null 2>"$WORK/cfg2.err"
+check export-reads-config-env grep -q "PUT http://127.0.0.1:9/bkt/" "$WORK/cfg2.err"
+printf 'output = %s\nRETENTION_DAYS = abc\n' "$WORK/cfgall" >"$WORK/bad.conf"
+"$RINGCAP" retention --config "$WORK/bad.conf" >/dev/null 2>"$WORK/cfg3.err"; rc=$?
+check retention-config-bad-value test $rc = 2 && check retention-config-bad-named grep -qF "$WORK/bad.conf:2: RETENTION_DAYS \`abc'" "$WORK/cfg3.err"
+printf 'output = %s\n' "$WORK/cfgall" >"$WORK/out.conf"
+check keys-config-output bash -c "'$RINGCAP' keys list --config '$WORK/out.conf' | grep -qF '$WORK/cfgall/keys/master.key'"
+"$RINGCAP" retention --config >/dev/null 2>"$WORK/cfg4.err"; rc=$?
+check config-needs-value test $rc = 2 && check config-needs-value-named grep -q "option --config needs a value" "$WORK/cfg4.err"
+check config-in-help bash -c "'$RINGCAP' serve --help | grep -q -- '--config FILE'"
 finish
