@@ -10,6 +10,7 @@
  * The writer assumes it is the only one appending to its file (it tracks the file size itself).
  */
 #include "outputs/flow_json.h"
+#include "outputs/flowsink.h"
 
 #include "base/clock.h"
 
@@ -430,3 +431,71 @@ int flow_log_close(flow_log_t *l)
 	free(l);
 	return ret;
 }
+
+/* ---- the flow log as a consumer of flow records (outputs/flowsink.h) ---- */
+
+struct fj_sink {
+	flow_log_t *log;
+	uint64_t records;
+};
+
+static int fj_sink_open(const struct flow_sink_config *c, void **h, char *err, size_t errlen)
+{
+	char path[4096];
+	struct fj_sink *k = calloc(1, sizeof *k);
+	*h = NULL;
+	if (!k) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/traffic_flows.jsonb", c->outdir);
+	k->log = flow_log_open(path, err, errlen);
+	if (!k->log) {
+		free(k);
+		return -1;
+	}
+	*h = k;
+	return 0;
+}
+
+static void fj_sink_record(void *h, const struct flow_record *r, const char *pcap_file)
+{
+	struct fj_sink *k = h;
+	char line[1024];
+	size_t n = flow_json_format(r, pcap_file, line, sizeof line);
+	k->records++;
+	if (n)
+		flow_log_append(k->log, line, n);
+}
+
+static void fj_sink_flush(void *h, int force)
+{
+	struct fj_sink *k = h;
+	flow_log_flush(k->log, force);
+}
+
+static int fj_sink_close(void *h, struct flow_sink_result *res)
+{
+	struct fj_sink *k = h;
+	struct flow_log_stats ls;
+	int ret;
+	if (!k)
+		return 0;
+	flow_log_flush(k->log, 1);
+	flow_log_stats(k->log, &ls);
+	if (res) {
+		res->records = k->records;
+		res->delivered = ls.lines_written;
+	}
+	ret = flow_log_close(k->log);
+	free(k);
+	return ret;
+}
+
+const struct flow_sink_ops flow_json_sink = {
+	.name = "flow log",
+	.open = fj_sink_open,
+	.record = fj_sink_record,
+	.flush = fj_sink_flush,
+	.close = fj_sink_close,
+};

@@ -63,4 +63,8 @@ void flow_log_stats(const flow_log_t *l, struct flow_log_stats *st);
 /* Flushes (force), fsyncs and closes. NULL-safe. Returns 0, or -1 if data could not be written. */
 int flow_log_close(flow_log_t *l);
 
+/* The flow log as a flow-record consumer (outputs/flowsink.h): DIR/traffic_flows.jsonb. */
+struct flow_sink_ops;
+extern const struct flow_sink_ops flow_json_sink;
+
 #endif

@@ -13,6 +13,7 @@
 #include "capture/decode.h"
 #include "outputs/flow.h"
 #include "outputs/flow_json.h"
+#include "outputs/flowsink.h"
 #include "base/log.h"
 #include "recorder/incident.h"
 #include "outputs/pcapw.h"
@@ -23,7 +24,7 @@ struct pipeline {
 	struct pipeline_config cfg;
 	pcapw_t *pw;
 	flow_table_t *ft;
-	flow_log_t *fl;
+	void *fs[FLOW_SINKS_MAX]; /* flow_sinks[i]'s state; NULL: off */
 	ring_t *ring;
 	detect_t *det;
 	incidents_t *inc;
@@ -48,16 +49,16 @@ static uint64_t tag_from_id(const struct pcapw_fileid *id)
 static void emit_flow(void *ctx, const struct flow_record *r)
 {
 	struct pipeline *p = ctx;
-	char line[1024], name[64];
+	char name[64];
 	const char *file = NULL;
 	if (r->tag) {
 		struct pcapw_fileid id = { .start_s = (int64_t)(uint32_t)r->tag,
 					   .seq = (uint32_t)((r->tag >> 32) - 1) };
 		file = pcapw_file_name(&id, name, sizeof name);
 	}
-	size_t n = flow_json_format(r, file, line, sizeof line);
-	if (n)
-		flow_log_append(p->fl, line, n);
+	for (int i = 0; flow_sinks[i]; i++)
+		if (p->fs[i])
+			flow_sinks[i]->record(p->fs[i], r, file);
 	p->st.flows_written++;
 }
 
@@ -148,10 +149,10 @@ no_ring:
 	p->ft = flow_table_new(&fc, emit_flow, p, err, errlen);
 	if (!p->ft)
 		goto fail;
-	snprintf(path, sizeof path, "%s/traffic_flows.jsonb", cfg->outdir);
-	p->fl = flow_log_open(path, err, errlen);
-	if (!p->fl)
-		goto fail;
+	struct flow_sink_config fsc = {.outdir = cfg->outdir};
+	for (int i = 0; flow_sinks[i]; i++)
+		if (i >= FLOW_SINKS_MAX || flow_sinks[i]->open(&fsc, &p->fs[i], err, errlen) != 0)
+			goto fail;
 	p->clock_ns = INT64_MIN;
 	return p;
 fail:
@@ -248,8 +249,9 @@ void pipeline_tick(pipeline_t *p, int64_t now_ns)
 		incidents_tick(p->inc, p->clock_ns);
 	if (p->pw)
 		pcapw_tick(p->pw, 0);
-	if (p->fl)
-		flow_log_flush(p->fl, 0);
+	for (int i = 0; flow_sinks[i]; i++)
+		if (p->fs[i])
+			flow_sinks[i]->flush(p->fs[i], 0);
 }
 
 void pipeline_counts(pipeline_t *p, int64_t now_ns, uint64_t pkts, uint64_t bytes)
@@ -319,13 +321,16 @@ int pipeline_finish(pipeline_t *p)
 		pcapw_close(p->pw);
 		p->pw = NULL;
 	}
-	flow_log_flush(p->fl, 1);
-	struct flow_log_stats ls;
-	flow_log_stats(p->fl, &ls);
-	p->st.flow_lines_dropped = p->st.flows_written - ls.lines_written;
-	if (flow_log_close(p->fl) != 0)
-		ret = -1;
-	p->fl = NULL;
+	for (int i = 0; flow_sinks[i]; i++) {
+		struct flow_sink_result res = {0};
+		if (!p->fs[i])
+			continue;
+		if (flow_sinks[i]->close(p->fs[i], &res) != 0)
+			ret = -1;
+		p->fs[i] = NULL;
+		if (flow_sinks[i] == &flow_json_sink) /* the flow log's losses are the run's */
+			p->st.flow_lines_dropped = res.records - res.delivered;
+	}
 	return ret;
 }
 
@@ -339,7 +344,9 @@ void pipeline_free(pipeline_t *p)
 	if (!p)
 		return;
 	pcapw_close(p->pw);
-	flow_log_close(p->fl);
+	for (int i = 0; flow_sinks[i]; i++)
+		if (p->fs[i])
+			flow_sinks[i]->close(p->fs[i], NULL);
 	flow_table_free(p->ft);
 	incidents_free(p->inc);
 	ring_free(p->ring);
