@@ -122,7 +122,7 @@ static int setup(void)
 	store_drain(store);
 	if (db_mark_deleted(store_db(store), 3, store_now_ns(), "retention", err, sizeof err) != 0)
 		fprintf(stderr, "fuzz_http: %s\n", err);
-	if (tokens_add(dir, "fuzz", token, err, sizeof err) != 0) {
+	if (tokens_add_role(dir, "fuzz", TOKEN_ADMIN, token, err, sizeof err) != 0) {
 		fprintf(stderr, "fuzz_http: %s\n", err);
 		return -1;
 	}
