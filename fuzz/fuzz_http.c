@@ -9,7 +9,9 @@
  *   Name: value\n ...                      (headers; "\r\n" works too)
  *   \n
  *   BODY                                   (the rest; more than API_BODY_MAX sets too-large)
- * Stand-ins make the interesting paths reachable: "@TOKEN@" in a header value is replaced by a
+ * A request without a Host header gets "Host: 127.0.0.1:8080" (the API's own address); each
+ * input comes from another client address (10.x.y.z), so one input's failed authentications do
+ * not throttle the next. Stand-ins make the interesting paths reachable: "@TOKEN@" in a header value is replaced by a
  * valid API token; "@SIGNED@" in the target by a valid signed query for the incident id that
  * follows "/incidents/" (default 1), "@EXPIRED@" by one that expired.
  *
@@ -122,7 +124,7 @@ static int setup(void)
 	store_drain(store);
 	if (db_mark_deleted(store_db(store), 3, store_now_ns(), "retention", err, sizeof err) != 0)
 		fprintf(stderr, "fuzz_http: %s\n", err);
-	if (tokens_add(dir, "fuzz", token, err, sizeof err) != 0) {
+	if (tokens_add_role(dir, "fuzz", TOKEN_ADMIN, token, err, sizeof err) != 0) {
 		fprintf(stderr, "fuzz_http: %s\n", err);
 		return -1;
 	}
@@ -149,7 +151,7 @@ static const char *get_header(void *arg, const char *name)
 	for (int i = 0; i < h->n; i++)
 		if (strcasecmp(h->name[i], name) == 0)
 			return h->value[i];
-	return NULL;
+	return strcasecmp(name, "Host") == 0 ? "127.0.0.1:8080" : NULL;
 }
 
 /* Replaces the first `what' in *s (malloc'd) by `with'. */
@@ -290,6 +292,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = next;
 	}
 	size_t body_len = p < end ? (size_t)(end - p) : 0;
+	static unsigned inputs;
+	char client[32];
+	inputs++;
+	snprintf(client, sizeof client, "10.%u.%u.%u", inputs >> 16 & 255, inputs >> 8 & 255,
+		 inputs & 255);
+	int ncl = 0, nte = 0;
+	for (int i = 0; i < h.n; i++) {
+		ncl += strcasecmp(h.name[i], "Content-Length") == 0;
+		nte += strcasecmp(h.name[i], "Transfer-Encoding") == 0;
+	}
 	struct api_request rq = {
 	    .method = method,
 	    .target = target,
@@ -299,7 +311,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .body = p < end ? p : "",
 	    .body_len = body_len > API_BODY_MAX ? 0 : body_len,
 	    .body_too_large = body_len > API_BODY_MAX,
-	    .client = "127.0.0.1",
+	    .client = client,
+	    .framing_conflict = ncl > 1 || (ncl && nte),
 	};
 	struct api_response rs;
 	api_handle(api, &rq, &rs);

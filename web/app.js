@@ -224,6 +224,7 @@
 		case 410: return `Gone (410): it has expired.${apiMsg}`;
 		case 413: return `The request is too large for the agent (413).${apiMsg}`;
 		case 416: return `The requested range is not satisfiable (416).${apiMsg}`;
+		case 429: return `Too many failed authentications from this address (429): wait, then try again.${apiMsg}`;
 		case 503: return `The agent cannot do that right now (503).${apiMsg}`;
 		default:
 			if (s >= 500) return `The agent failed to answer (${s}).${apiMsg}`;

@@ -3,6 +3,7 @@
  * libmicrohttpd glue (httpd_*).
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +22,13 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/clock.h"
 #include "base/config.h"
 #include "api/ctl.h"
+#include "api/guard.h"
 #include "outputs/flow_json.h"
 #include "api/httpd.h"
 #include "recorder/incident.h"
@@ -45,6 +49,32 @@
 #define DISCARD_MAX (1024 * 1024)
 #define MEMORY_LIMIT                                                                               \
 	(64 * 1024) /* per connection: bounds the request header, and the send buffer */
+#define CONN_MAX 256	    /* connections in all */
+#define CONN_PER_ADDR 8	    /* connections per client address */
+#define IDLE_TIMEOUT_S 30   /* libmicrohttpd's: no byte moved for this long */
+#define HEAD_DEADLINE_MS 10000 /* from accept (or the end of the last response) to a whole request */
+
+/*
+ * The deadline for a whole request (slow clients, "slowloris"): libmicrohttpd only has an idle
+ * timeout, which a byte every few seconds defeats. Each connection gets a slot (notify-connection
+ * callback) with the time it started waiting for a request; a watchdog thread shuts down the
+ * socket of any connection still waiting after HEAD_DEADLINE_MS, and libmicrohttpd closes it.
+ * A response being sent (a long download) is not waiting, so it is never cut.
+ */
+struct slot {
+	int fd; /* -1: free */
+	int waiting;
+	int64_t since_ms;
+};
+
+struct watch {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	int running, stop;
+	struct slot slot[CONN_MAX + 8];
+	uint64_t cut; /* connections shut down at the deadline */
+};
 
 struct httpd {
 	struct MHD_Daemon *mhd;
@@ -58,7 +88,19 @@ struct httpd {
 	char public_url[512]; /* base of signed URLs, without a trailing '/' */
 	int64_t ttl_s;
 	int info_written;
+	unsigned port;		  /* the bound port, for the Host check */
+	char public_host[256];	  /* the authority of public_url, lowercase: "rc.example:8443" */
+	guard_t *guard;		  /* failed-authentication throttle, denial aggregation */
+	struct watch *watch;	  /* the request deadline (server only) */
 };
+
+/* Wall clock in milliseconds (not STORE_NOW: throttling runs on real time). */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---- responses ------------------------------------------------------------------------------ */
 
@@ -132,6 +174,7 @@ struct call {
 	char segbuf[API_TARGET_MAX + 1];
 	long id;			/* the incident id of the path, if any */
 	char actor[TOKEN_NAME_MAX + 1]; /* the token's name, once authenticated */
+	int role;			/* and its role (enum token_role) */
 	char client[CLIENT_MAX];
 };
 
@@ -160,13 +203,54 @@ static void deny(struct call *c, int status, const char *reason, const char *fmt
 	va_end(ap);
 	char method[24];
 	ascii_safe(method, sizeof method, c->rq->method, strnlen(c->rq->method, 16));
-	audit(c->h, "request_denied",
-	      json_pack("{s:o,s:s,s:s,s:s,s:i,s:s}", "actor",
-			c->actor[0] ? json_string(c->actor) : json_null(), "client", c->client,
-			"method", method, "path", c->rawpath, "status", status, "reason", reason));
+	/* the first denial of an address in an interval in full, the others counted (guard.h) */
+	if (!c->h->guard || guard_denial(c->h->guard, c->client, status, now_ms()))
+		audit(c->h, "request_denied",
+		      json_pack("{s:o,s:s,s:s,s:s,s:i,s:s}", "actor",
+				c->actor[0] ? json_string(c->actor) : json_null(), "client",
+				c->client, "method", method, "path", c->rawpath, "status", status,
+				"reason", reason));
 	reply_error(c->rs, status, "%s", msg);
 	if (status == 401)
 		add_header(c->rs, "WWW-Authenticate", "Bearer realm=\"ringcap\"");
+}
+
+/* guard.h's report of the denials of one address beyond the first: one requests_denied record. */
+static void report_denials(void *arg, const struct guard_report *r)
+{
+	httpd_t *h = arg;
+	char first[48], last[48];
+	flow_json_time(r->first_ms * 1000000, first, sizeof first);
+	flow_json_time(r->last_ms * 1000000, last, sizeof last);
+	audit(h, "requests_denied",
+	      json_pack("{s:s,s:I,s:{s:I,s:I,s:I,s:I},s:s,s:s}", "client", r->client, "count",
+			(json_int_t)r->count, "status", "401", (json_int_t)r->by_status[0], "403",
+			(json_int_t)r->by_status[1], "410", (json_int_t)r->by_status[2], "429",
+			(json_int_t)r->by_status[3], "first", first, "last", last));
+}
+
+void api_tick(httpd_t *h)
+{
+	if (h && h->guard)
+		guard_flush(h->guard, now_ms(), 0);
+}
+
+/* 429 for a client that failed authentication too often (guard.h). Returns 1 when it did. */
+static int throttled(struct call *c)
+{
+	int wait = c->h->guard ? guard_blocked(c->h->guard, c->client, now_ms()) : 0;
+	if (!wait)
+		return 0;
+	deny(c, 429, "throttled",
+	     "too many failed authentications from %s: try again in %d s", c->client, wait);
+	add_header(c->rs, "Retry-After", "%d", wait);
+	return 1;
+}
+
+static void auth_failed(struct call *c)
+{
+	if (c->h->guard)
+		guard_failure(c->h->guard, c->client, now_ms());
 }
 
 /* ---- parsing -------------------------------------------------------------------------------- */
@@ -734,23 +818,28 @@ static void get_pcap(struct call *c)
 	uint8_t key[VAULT_KEY_LEN];
 	vault_reader_t *r = NULL;
 
+	if (throttled(c))
+		return;
 	if (urlsign_parse(c->query, c->query_len, &p, err, sizeof err) != 0) {
 		reply_error(c->rs, 400, "%s", err);
 		return;
 	}
-	if (get_row(c, &inc) != 0)
-		return;
+	/* the signature before the index: existing and missing incidents look the same without it */
 	int ok = store_url_key(c->h->store, p.kid, key, NULL) == 0;
 	if (!ok) {
+		auth_failed(c);
 		deny(c, 403, "unknown key", "bad signature");
 		return;
 	}
 	ok = urlsign_verify(key, c->id, &p) == 0;
 	OPENSSL_cleanse(key, sizeof key);
 	if (!ok) {
+		auth_failed(c);
 		deny(c, 403, "bad signature", "bad signature");
 		return;
 	}
+	if (get_row(c, &inc) != 0)
+		return;
 	if (p.exp < store_now_ns() / NS_PER_S) {
 		deny(c, 410, "url expired", "this download URL has expired; ask for a new one");
 		return;
@@ -967,24 +1056,131 @@ static void get_audit_verify(struct call *c)
 		   json_pack("{s:b,s:o}", "ok", rc == 0, "report", rep ? rep : json_string("")));
 }
 
+/* ---- tokens (admin) ------------------------------------------------------------------------- */
+
+/* A token_added/token_revoked record. Returns 0 or -1 (logged). */
+static int token_audit(struct call *c, const char *event, const char *name, const char *role)
+{
+	return audit(c->h, event,
+		     role ? json_pack("{s:s,s:s,s:s,s:s}", "name", name, "role", role, "actor",
+				      c->actor, "client", c->client)
+			  : json_pack("{s:s,s:s,s:s}", "name", name, "actor", c->actor, "client",
+				      c->client));
+}
+
+static void get_tokens(struct call *c)
+{
+	struct token_info *v = NULL;
+	char err[1024];
+	int n = tokens_list(c->h->dir, &v, err, sizeof err);
+	if (n < 0) {
+		log_err("%s", err);
+		reply_error(c->rs, 500, "the token file cannot be read (see the server's log)");
+		return;
+	}
+	json_t *arr = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "name", v[i].name, "role",
+						     tokens_role_name(v[i].role), "created",
+						     v[i].created));
+	free(v);
+	reply_json(c->rs, 200, json_pack("{s:o}", "tokens", arr));
+}
+
+static void post_token(struct call *c)
+{
+	static const char *const allowed[] = {"name", "role", NULL};
+	char err[1024], tok[TOKEN_LEN + 1], e2[512];
+	json_t *body = body_object(c);
+	if (!body)
+		return;
+	if (body_only(c, body, allowed) != 0) {
+		json_decref(body);
+		return;
+	}
+	const char *name = json_string_value(json_object_get(body, "name"));
+	json_t *jr = json_object_get(body, "role");
+	int role = jr ? tokens_role_parse(json_string_value(jr)) : TOKEN_ROLE_DEFAULT;
+	if (!tokens_name_valid(name)) {
+		reply_error(c->rs, 400,
+			    "`name' must be 1..32 characters of [A-Za-z0-9._-] (the token's name)");
+	} else if (role < 0) {
+		reply_error(c->rs, 400, "`role' must be \"viewer\", \"operator\" or \"admin\"");
+	} else {
+		int rc = tokens_add_role(c->h->dir, name, role, tok, err, sizeof err);
+		if (rc == TOKENS_EEXIST) {
+			reply_error(c->rs, 409, "a token named `%s' exists already", name);
+		} else if (rc != 0) {
+			log_err("%s", err);
+			reply_error(c->rs, 500, "the token cannot be added (see the server's log)");
+		} else if (token_audit(c, "token_added", name, tokens_role_name(role)) != 0) {
+			if (tokens_revoke(c->h->dir, name, e2, sizeof e2) != 0)
+				log_err("%s", e2);
+			reply_error(c->rs, 500, "the audit trail cannot be written: no token added");
+		} else {
+			reply_json(c->rs, 201,
+				   json_pack("{s:s,s:s,s:s}", "name", name, "role",
+					     tokens_role_name(role), "token", tok));
+			log_info("token `%s' (%s) added by %s (%s)", name, tokens_role_name(role),
+				 c->actor, c->client);
+		}
+	}
+	OPENSSL_cleanse(tok, sizeof tok);
+	json_decref(body);
+}
+
+static void delete_token(struct call *c)
+{
+	char err[1024];
+	const char *name = c->seg[3];
+	if (!tokens_name_valid(name)) {
+		reply_error(c->rs, 400, "invalid token name: expected 1..32 characters of "
+					"[A-Za-z0-9._-]");
+		return;
+	}
+	int rc = tokens_revoke(c->h->dir, name, err, sizeof err);
+	if (rc == TOKENS_ENOTFOUND) {
+		reply_error(c->rs, 404, "no token named `%s'", name);
+		return;
+	}
+	if (rc != 0) {
+		log_err("%s", err);
+		reply_error(c->rs, 500, "the token cannot be revoked (see the server's log)");
+		return;
+	}
+	if (token_audit(c, "token_revoked", name, NULL) != 0)
+		log_warn("token `%s' revoked, but the audit trail cannot be written", name);
+	log_info("token `%s' revoked by %s (%s)", name, c->actor, c->client);
+	reply_json(c->rs, 200, json_pack("{s:s}", "revoked", name));
+}
+
 /* ---- routing -------------------------------------------------------------------------------- */
 
-enum { TOKEN_NEEDED = 1, HAS_ID = 2 };
+enum { HAS_ID = 1 };
 
+/*
+ * One line per endpoint. role: the least token role that may call it (enum token_role), 0 for
+ * no token (the signed download checks its signature itself). Pattern segments come after
+ * "api", "v1"; "#" is an incident id (c->id), "*" any one segment (c->seg[3] and on).
+ */
 static const struct route {
 	const char *method;
-	const char *pattern[5]; /* segments after "api", "v1"; "#" is an incident id */
+	const char *pattern[5];
+	int role;
 	int flags;
 	void (*fn)(struct call *c);
 } routes[] = {
-    {"GET", {"incidents", NULL}, TOKEN_NEEDED, get_incidents},
-    {"GET", {"incidents", "#", NULL}, TOKEN_NEEDED | HAS_ID, get_incident},
-    {"POST", {"incidents", "#", "download-url", NULL}, TOKEN_NEEDED | HAS_ID, post_download_url},
-    {"GET", {"incidents", "#", "pcap", NULL}, HAS_ID, get_pcap},
-    {"POST", {"captures", NULL}, TOKEN_NEEDED, post_capture},
-    {"GET", {"status", NULL}, TOKEN_NEEDED, get_status},
-    {"GET", {"audit", NULL}, TOKEN_NEEDED, get_audit},
-    {"GET", {"audit", "verify", NULL}, TOKEN_NEEDED, get_audit_verify},
+    {"GET", {"incidents", NULL}, TOKEN_VIEWER, 0, get_incidents},
+    {"GET", {"incidents", "#", NULL}, TOKEN_VIEWER, HAS_ID, get_incident},
+    {"POST", {"incidents", "#", "download-url", NULL}, TOKEN_OPERATOR, HAS_ID, post_download_url},
+    {"GET", {"incidents", "#", "pcap", NULL}, 0, HAS_ID, get_pcap},
+    {"POST", {"captures", NULL}, TOKEN_OPERATOR, 0, post_capture},
+    {"GET", {"status", NULL}, TOKEN_VIEWER, 0, get_status},
+    {"GET", {"audit", NULL}, TOKEN_VIEWER, 0, get_audit},
+    {"GET", {"audit", "verify", NULL}, TOKEN_ADMIN, 0, get_audit_verify},
+    {"GET", {"tokens", NULL}, TOKEN_ADMIN, 0, get_tokens},
+    {"POST", {"tokens", NULL}, TOKEN_ADMIN, 0, post_token},
+    {"DELETE", {"tokens", "*", NULL}, TOKEN_ADMIN, 0, delete_token},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -999,6 +1195,8 @@ static int route_match(const struct call *c, const struct route *r, int *badid)
 		if (strcmp(r->pattern[i], "#") == 0) {
 			if (cfg_parse_id(s, URLSIGN_ID_MAX) < 0)
 				*badid = 1;
+		} else if (strcmp(r->pattern[i], "*") == 0) {
+			continue;
 		} else if (strcmp(r->pattern[i], s) != 0) {
 			return 0;
 		}
@@ -1006,10 +1204,16 @@ static int route_match(const struct call *c, const struct route *r, int *badid)
 	return i == n;
 }
 
-/* Authorization: Bearer TOKEN. Returns 0 (c->actor set) or a response made. */
-static int authenticate(struct call *c)
+/*
+ * Authorization: Bearer TOKEN of at least role need. Returns 0 (c->actor, c->role set) or a
+ * response made: 429 while the address is throttled, 401 without a known token (counted as a
+ * failure unless no credential was presented), 403 when the token's role is short.
+ */
+static int authenticate(struct call *c, int need)
 {
 	char err[512];
+	if (throttled(c))
+		return -1;
 	const char *v = c->rq->header ? c->rq->header(c->rq->header_arg, "Authorization") : NULL;
 	if (!v) {
 		deny(c, 401, "missing token",
@@ -1019,6 +1223,7 @@ static int authenticate(struct call *c)
 	while (*v == ' ')
 		v++;
 	if (strncasecmp(v, "Bearer ", 7) != 0) {
+		auth_failed(c);
 		deny(c, 401, "not a bearer token",
 		     "an API token is needed: Authorization: Bearer TOKEN");
 		return -1;
@@ -1029,15 +1234,17 @@ static int authenticate(struct call *c)
 	char tok[TOKEN_LEN + 2];
 	size_t n = strcspn(v, " \t");
 	if (n > TOKEN_LEN || v[n + strspn(v + n, " \t")] != '\0') {
+		auth_failed(c);
 		deny(c, 401, "unknown token", "unknown API token");
 		return -1;
 	}
 	memcpy(tok, v, n);
 	tok[n] = '\0';
-	int rc = tokens_check(c->h->tokens, tok, c->actor, err, sizeof err);
+	int rc = tokens_check_role(c->h->tokens, tok, c->actor, &c->role, err, sizeof err);
 	OPENSSL_cleanse(tok, sizeof tok);
 	if (rc == TOKENS_ENOTFOUND) {
 		c->actor[0] = '\0';
+		auth_failed(c);
 		deny(c, 401, "unknown token", "unknown API token");
 		return -1;
 	}
@@ -1045,6 +1252,13 @@ static int authenticate(struct call *c)
 		c->actor[0] = '\0';
 		log_err("%s", err);
 		reply_error(c->rs, 500, "the token file cannot be read (see the server's log)");
+		return -1;
+	}
+	if (c->role < need) {
+		deny(c, 403, "role",
+		     "this needs a token with the %s role; `%s' is a%s %s token",
+		     tokens_role_name(need), c->actor, c->role == TOKEN_OPERATOR ? "n" : "",
+		     tokens_role_name(c->role));
 		return -1;
 	}
 	return 0;
@@ -1068,7 +1282,103 @@ static void serve_static(struct call *c)
 	c->rs->static_body = a->data;
 	c->rs->body_len = a->len;
 	add_header(c->rs, "Cache-Control", "no-store");
-	add_header(c->rs, "Content-Security-Policy", "default-src 'self'");
+	add_header(c->rs, "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'");
+}
+
+/* The authority part of a URL ("http://H:P/x" -> "H:P"), lowercase, into out. */
+static void url_authority(const char *url, char *out, size_t outlen)
+{
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	size_t n = strcspn(p, "/?#");
+	size_t o = 0;
+	for (size_t i = 0; i < n && o + 1 < outlen; i++)
+		out[o++] = (char)tolower((unsigned char)p[i]);
+	out[o] = '\0';
+}
+
+/*
+ * Splits HOST[:PORT] or [V6]:PORT (lowercase) into the host (brackets dropped) and the port
+ * (defport when absent). Returns 0, or -1 when malformed.
+ */
+static int split_host(const char *v, char *host, size_t hostlen, unsigned *port, unsigned defport,
+		      int *bracketed)
+{
+	const char *colon = NULL, *hs = v;
+	size_t hl;
+	*bracketed = v[0] == '[';
+	if (*bracketed) {
+		const char *rb = strchr(v, ']');
+		if (!rb || (rb[1] && rb[1] != ':'))
+			return -1;
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+		hs = v + 1;
+		hl = (size_t)(rb - hs);
+	} else {
+		colon = strchr(v, ':');
+		if (colon && strchr(colon + 1, ':'))
+			return -1; /* an IPv6 address needs brackets */
+		hl = colon ? (size_t)(colon - v) : strlen(v);
+	}
+	if (hl == 0 || hl >= hostlen)
+		return -1;
+	memcpy(host, hs, hl);
+	host[hl] = '\0';
+	*port = defport;
+	if (colon) {
+		unsigned long pl = 0;
+		const char *d = colon + 1;
+		if (!*d || strlen(d) > 5)
+			return -1;
+		for (; *d; d++) {
+			if (*d < '0' || *d > '9')
+				return -1;
+			pl = pl * 10 + (unsigned long)(*d - '0');
+		}
+		if (pl > 65535)
+			return -1;
+		*port = (unsigned)pl;
+	}
+	return 0;
+}
+
+/*
+ * The Host header against DNS rebinding: a name must be the public URL's host and port (a port
+ * left out is the public URL's scheme's default), or "localhost" on the bound port; any IP
+ * literal is taken on the bound port (no name to rebind). Returns 0, or 400/421 with why set.
+ */
+static int host_check(const httpd_t *h, const char *host, const char **why)
+{
+	char v[256], hp[256], pubh[256];
+	unsigned port, pubport;
+	int br, pubbr;
+	if (!host || !*host) {
+		*why = "a Host header is needed";
+		return 400;
+	}
+	size_t n = strlen(host);
+	if (n >= sizeof v) {
+		*why = "the Host header is too long";
+		return 400;
+	}
+	for (size_t i = 0; i <= n; i++)
+		v[i] = (char)tolower((unsigned char)host[i]);
+	unsigned defport = strncmp(h->public_url, "https:", 6) == 0 ? 443 : 80;
+	if (split_host(v, hp, sizeof hp, &port, defport, &br) != 0) {
+		*why = "a malformed Host header";
+		return 400;
+	}
+	if (split_host(h->public_host, pubh, sizeof pubh, &pubport, defport, &pubbr) == 0 &&
+	    strcmp(hp, pubh) == 0 && port == pubport)
+		return 0;
+	struct in6_addr a6;
+	struct in_addr a4;
+	int literal = (!br && inet_pton(AF_INET, hp, &a4) == 1) ||
+		      (br && inet_pton(AF_INET6, hp, &a6) == 1);
+	if ((literal || strcmp(hp, "localhost") == 0) && port == h->port)
+		return 0;
+	*why = "the Host header names neither this server's address nor its public URL";
+	return 421;
 }
 
 void api_handle(httpd_t *h, const struct api_request *rq, struct api_response *rs)
@@ -1092,6 +1402,19 @@ void api_handle(httpd_t *h, const struct api_request *rq, struct api_response *r
 	int st = parse_target(c, &why);
 	if (st) {
 		reply_error(rs, st, "malformed request: %s", why);
+		goto out;
+	}
+	if (rq->framing_conflict) {
+		reply_error(rs, 400,
+			    "conflicting message framing: several Content-Length headers, or "
+			    "Content-Length with Transfer-Encoding");
+		goto out;
+	}
+	if ((st = host_check(h, rq->header ? rq->header(rq->header_arg, "Host") : NULL, &why))) {
+		char hv[96];
+		const char *hh = rq->header ? rq->header(rq->header_arg, "Host") : NULL;
+		ascii_safe(hv, sizeof hv, hh ? hh : "", hh ? strnlen(hh, 80) : 0);
+		reply_error(rs, st, "%s (Host `%s')", why, hv);
 		goto out;
 	}
 	if (rq->body_too_large) {
@@ -1135,7 +1458,7 @@ void api_handle(httpd_t *h, const struct api_request *rq, struct api_response *r
 	}
 	if (hit->flags & HAS_ID)
 		c->id = cfg_parse_id(c->seg[3], URLSIGN_ID_MAX);
-	if ((hit->flags & TOKEN_NEEDED) && authenticate(c) != 0)
+	if (hit->role && authenticate(c, hit->role) != 0)
 		goto out;
 	hit->fn(c);
 out:
@@ -1143,6 +1466,7 @@ out:
 	if (!rs->status)
 		reply_error(rs, 500, "internal error");
 	add_header(rs, "X-Content-Type-Options", "nosniff");
+	add_header(rs, "X-Frame-Options", "DENY");
 }
 
 void api_response_clear(struct api_response *rs)
@@ -1197,7 +1521,16 @@ httpd_t *api_new(const struct httpd_config *c, char *err, size_t errlen)
 		}
 	memcpy(h->public_url, base, bl);
 	h->public_url[bl] = '\0';
+	url_authority(h->public_url, h->public_host, sizeof h->public_host);
+	h->port = 8080; /* HTTPD_DEFAULT_LISTEN's; httpd_start() sets the bound one */
+	h->guard = guard_new(report_denials, h);
+	if (!h->guard) {
+		snprintf(err, errlen, "out of memory");
+		free(h);
+		return NULL;
+	}
 	if (tokens_open(dir, &h->tokens, err, errlen) != 0) {
+		guard_free(h->guard);
 		free(h);
 		return NULL;
 	}
@@ -1209,13 +1542,110 @@ const char *httpd_address(const httpd_t *h)
 	return h ? h->listen : "";
 }
 
+/* Counts the framing headers of a request. */
+struct framing {
+	int cl, te;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	struct framing *f = cls;
+	(void)kind;
+	(void)value;
+	if (key && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->cl++;
+	else if (key && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		f->te++;
+	return MHD_YES;
+}
+
+static struct slot *slot_of(struct MHD_Connection *con)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/* A request is whole (waiting 0) or finished (1: the next one may come, the clock restarts). */
+static void slot_waiting(httpd_t *h, struct MHD_Connection *con, int waiting)
+{
+	struct slot *sl = h->watch ? slot_of(con) : NULL;
+	if (!sl)
+		return;
+	pthread_mutex_lock(&h->watch->mu);
+	sl->waiting = waiting;
+	sl->since_ms = now_ms();
+	pthread_mutex_unlock(&h->watch->mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	httpd_t *h = cls;
+	struct watch *w = h->watch;
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = NULL;
+		for (size_t i = 0; ci && i < sizeof w->slot / sizeof w->slot[0]; i++)
+			if (w->slot[i].fd < 0) {
+				w->slot[i].fd = ci->connect_fd;
+				w->slot[i].waiting = 1;
+				w->slot[i].since_ms = now_ms();
+				*socket_context = &w->slot[i];
+				break;
+			}
+	} else if (*socket_context) { /* closed: before libmicrohttpd closes the socket */
+		struct slot *sl = *socket_context;
+		sl->fd = -1;
+		sl->waiting = 0;
+		*socket_context = NULL;
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void *watchdog(void *arg)
+{
+	httpd_t *h = arg;
+	struct watch *w = h->watch;
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+		int64_t now = now_ms();
+		for (size_t i = 0; i < sizeof w->slot / sizeof w->slot[0]; i++) {
+			struct slot *sl = &w->slot[i];
+			if (sl->fd >= 0 && sl->waiting && now - sl->since_ms > HEAD_DEADLINE_MS) {
+				shutdown(sl->fd, SHUT_RDWR); /* libmicrohttpd sees the end, closes */
+				sl->waiting = 0;
+				w->cut++;
+			}
+		}
+		pthread_mutex_unlock(&w->mu);
+		api_tick(h);
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
 /* Per request: the raw target (from the URI log callback), the body, the peer. */
 struct conn {
 	char *target;
 	size_t target_len;
 	char body[API_BODY_MAX];
 	size_t body_len;
-	int too_large, started;
+	int too_large, started, framing;
 	uint64_t discarded;
 	char client[CLIENT_MAX];
 };
@@ -1256,9 +1686,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 static void on_completed(void *cls, struct MHD_Connection *con, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
-	(void)con;
 	(void)toe;
+	slot_waiting(cls, con, 1);
 	struct conn *k = *req_cls;
 	if (k) {
 		free(k->target);
@@ -1335,6 +1764,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		return MHD_NO;
 	if (!k->started) {
 		k->started = 1;
+		struct framing fr = {0, 0};
+		MHD_get_connection_values(con, MHD_HEADER_KIND, count_framing, &fr);
+		if (fr.cl > 1 || (fr.cl && fr.te)) {
+			k->framing = 1; /* answer now: which length is the body's is unknown */
+			goto answer;
+		}
 		const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strlen(cl) > 0 &&
@@ -1360,7 +1795,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		*upload_size = 0;
 		return MHD_YES;
 	}
+answer:
 	/* the whole request is here (or the body is too large: answer now, read no more) */
+	slot_waiting(h, con, 0);
 	struct api_request rq = {
 	    .method = method,
 	    .target = k->target,
@@ -1370,6 +1807,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	    .body = k->body,
 	    .body_len = k->body_len,
 	    .body_too_large = k->too_large,
+	    .framing_conflict = k->framing,
 	    .client = k->client,
 	};
 	api_handle(h, &rq, &rs);
@@ -1575,6 +2013,7 @@ httpd_t *httpd_start(const struct httpd_config *c, char *err, size_t errlen)
 		return NULL;
 	}
 	h->listen_fd = fd;
+	h->port = port;
 	snprintf(h->listen, sizeof h->listen, "%s", name);
 
 	int rc = tokens_bootstrap(h->dir, tpath, sizeof tpath, terr, sizeof terr);
@@ -1595,19 +2034,36 @@ httpd_t *httpd_start(const struct httpd_config *c, char *err, size_t errlen)
 		flags |= MHD_USE_EPOLL;
 	else
 		flags |= MHD_USE_POLL;
+	h->watch = calloc(1, sizeof *h->watch);
+	if (!h->watch) {
+		snprintf(err, errlen, "out of memory");
+		httpd_stop(h);
+		return NULL;
+	}
+	pthread_mutex_init(&h->watch->mu, NULL);
+	pthread_cond_init(&h->watch->cv, NULL);
+	for (size_t i = 0; i < sizeof h->watch->slot / sizeof h->watch->slot[0]; i++)
+		h->watch->slot[i].fd = -1;
 	h->mhd = MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)32, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)30, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MEMORY_LIMIT,
-	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_END);
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONN_PER_ADDR,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MEMORY_LIMIT, MHD_OPTION_URI_LOG_CALLBACK,
+	    on_uri, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_END);
 	if (!h->mhd) {
 		snprintf(err, errlen, "cannot start the HTTP server on `%s' (libmicrohttpd)", spec);
 		httpd_stop(h);
 		return NULL;
 	}
 	h->listen_fd = -1; /* libmicrohttpd closes it when it stops */
+	if (pthread_create(&h->watch->thread, NULL, watchdog, h) != 0) {
+		snprintf(err, errlen, "cannot start the HTTP request watchdog thread");
+		httpd_stop(h);
+		return NULL;
+	}
+	h->watch->running = 1;
 	if (write_info(h, terr, sizeof terr) != 0)
 		log_warn("%s; `ringcap url' will not know this server's address", terr);
 	if (wildcard && (!c->public_url || !*c->public_url))
@@ -1621,11 +2077,28 @@ void httpd_stop(httpd_t *h)
 {
 	if (!h)
 		return;
+	if (h->watch && h->watch->running) {
+		pthread_mutex_lock(&h->watch->mu);
+		h->watch->stop = 1;
+		pthread_cond_signal(&h->watch->cv);
+		pthread_mutex_unlock(&h->watch->mu);
+		pthread_join(h->watch->thread, NULL);
+		if (h->watch->cut)
+			log_info("HTTP: %" PRIu64 " connection(s) closed for not sending a whole "
+				 "request within %d s",
+				 h->watch->cut, HEAD_DEADLINE_MS / 1000);
+	}
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
+	if (h->watch) {
+		pthread_mutex_destroy(&h->watch->mu);
+		pthread_cond_destroy(&h->watch->cv);
+		free(h->watch);
+	}
 	if (h->listen_fd >= 0)
 		close(h->listen_fd);
 	remove_info(h);
+	guard_free(h->guard); /* writes the denials still counted */
 	tokens_close(h->tokens);
 	free(h);
 }

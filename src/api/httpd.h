@@ -109,7 +109,7 @@ void httpd_stop(httpd_t *h);
  */
 #define API_BODY_MAX 4096   /* request bodies beyond this get 413 */
 #define API_TARGET_MAX 2048 /* request targets (path and query) beyond this get 400 */
-#define API_HEADERS_MAX 8
+#define API_HEADERS_MAX 12
 
 /* Looks up a request header by name (case-insensitive); NULL when absent. */
 typedef const char *(*api_header_fn)(void *arg, const char *name);
@@ -123,6 +123,7 @@ struct api_request {
 	const char *body; /* the request body (not NUL-terminated) */
 	size_t body_len;
 	int body_too_large; /* the client sent more than API_BODY_MAX bytes */
+	int framing_conflict; /* several Content-Length, or one with Transfer-Encoding: 400 */
 	const char *client; /* the peer's address, "127.0.0.1" or "::1" */
 };
 
@@ -166,6 +167,9 @@ long api_download_read(struct api_download *d, uint64_t pos, char *buf, size_t m
 
 /* Writes the download_completed audit record (bytes, sha256 of them, complete) and frees d. */
 void api_download_end(struct api_download *d);
+
+/* Writes the denial counts whose interval ended (guard.h); the server calls it every second. */
+void api_tick(httpd_t *h);
 
 /* Frees what rs holds (a download not handed over is ended). */
 void api_response_clear(struct api_response *rs);

@@ -36,7 +36,7 @@
 #define TTL_MAX (86400 * 7)
 
 struct serve_settings {
-	const char *outdir, *http, *public_url;
+	const char *outdir, *http, *public_url, *role;
 	double retention_days;
 	uint32_t url_ttl;
 	int verbose, quiet, json, s3;
@@ -76,6 +76,9 @@ static const struct cfg_opt token_opts[] = {
     {NULL, "output", 'o', CFG_STR, OFF(outdir), 0, 0, NULL, "DIR",
      "the evidence folder (default ./output)"},
     {NULL, "json", 0, CFG_SET, OFF(json), 1, 0, NULL, NULL, "token list: print JSON"},
+    {NULL, "role", 0, CFG_STR, OFF(role), 0, 0, NULL, "ROLE",
+     "token add: viewer (reads), operator (also download URLs, captures; the default) or "
+     "admin (also audit verification, tokens)"},
 };
 #define N_OPTS(t) (sizeof t / sizeof t[0])
 
@@ -378,8 +381,8 @@ out:
 /* ---- token ---------------------------------------------------------------------------------- */
 
 /* Writes token_added/token_revoked to DIR's audit trail. Returns 0 or -1 (err). */
-static int token_audit(const char *dir, const char *event, const char *name, char *err,
-		       size_t errlen)
+static int token_audit(const char *dir, const char *event, const char *name, const char *role,
+		       char *err, size_t errlen)
 {
 	char kpath[4200];
 	keys_t *k = NULL;
@@ -392,8 +395,10 @@ static int token_audit(const char *dir, const char *event, const char *name, cha
 	if (keys_load_or_create(kpath, &k, err, errlen) != 0)
 		return -1;
 	if (audit_open(dir, k, &a, err, errlen) == 0 &&
-	    audit_append(a, event, json_pack("{s:s,s:s}", "name", name, "actor", "cli"), err,
-			 errlen) > 0)
+	    audit_append(a, event,
+			 role ? json_pack("{s:s,s:s,s:s}", "name", name, "role", role, "actor", "cli")
+			      : json_pack("{s:s,s:s}", "name", name, "actor", "cli"),
+			 err, errlen) > 0)
 		ret = 0;
 	audit_close(a);
 	keys_free(k);
@@ -406,7 +411,7 @@ int cmd_token_main(int argc, char **argv)
 	char err[8600], tok[TOKEN_LEN + 1];
 	char *pos[2];
 	int npos;
-	const char *usage = "ringcap token add NAME [-o DIR]\n"
+	const char *usage = "ringcap token add NAME [--role viewer|operator|admin] [-o DIR]\n"
 			    "       ringcap token list [-o DIR] [--json]\n"
 			    "       ringcap token revoke NAME [-o DIR]";
 	int rc = parse(token_opts, N_OPTS(token_opts), &s, argc, argv, pos, 2, &npos, usage);
@@ -428,17 +433,26 @@ int cmd_token_main(int argc, char **argv)
 		}
 		if (s.json) {
 			for (int i = 0; i < n; i++)
-				printf("{\"name\":\"%s\",\"created\":\"%s\"}\n", v[i].name,
-				       v[i].created);
+				printf("{\"name\":\"%s\",\"created\":\"%s\",\"role\":\"%s\"}\n",
+				       v[i].name, v[i].created, tokens_role_name(v[i].role));
 		} else {
-			printf("%-32s %s\n", "NAME", "CREATED");
+			printf("%-32s %-8s %s\n", "NAME", "ROLE", "CREATED");
 			for (int i = 0; i < n; i++)
-				printf("%-32s %s\n", v[i].name, v[i].created);
+				printf("%-32s %-8s %s\n", v[i].name, tokens_role_name(v[i].role),
+				       v[i].created);
 		}
 		free(v);
 		return 0;
 	}
 	const char *name = pos[1];
+	int role = TOKEN_ROLE_DEFAULT;
+	if (s.role && (!add || (role = tokens_role_parse(s.role)) < 0)) {
+		if (!add)
+			log_err("--role goes with `token add' only");
+		else
+			log_err("invalid --role `%s': expected viewer, operator or admin", s.role);
+		return EXIT_USAGE;
+	}
 	if (!tokens_name_valid(name)) {
 		log_err("invalid token name `%s': expected 1..32 characters of [A-Za-z0-9._-]",
 			name);
@@ -450,7 +464,7 @@ int cmd_token_main(int argc, char **argv)
 			log_err("%s", err);
 			return 1;
 		}
-		if (token_audit(s.outdir, "token_revoked", name, err, sizeof err) != 0)
+		if (token_audit(s.outdir, "token_revoked", name, NULL, err, sizeof err) != 0)
 			log_warn("token `%s' revoked, but the audit trail cannot be written: %s",
 				 name, err);
 		log_info("token `%s' revoked", name);
@@ -460,12 +474,12 @@ int cmd_token_main(int argc, char **argv)
 		log_err("cannot create folder `%s': %s", s.outdir, strerror(errno));
 		return 1;
 	}
-	rc = tokens_add(s.outdir, name, tok, err, sizeof err);
+	rc = tokens_add_role(s.outdir, name, role, tok, err, sizeof err);
 	if (rc != 0) {
 		log_err("%s", err);
 		return 1;
 	}
-	if (token_audit(s.outdir, "token_added", name, err, sizeof err) != 0) {
+	if (token_audit(s.outdir, "token_added", name, tokens_role_name(role), err, sizeof err) != 0) {
 		char e2[512];
 		log_err("the audit trail cannot be written, so the token is withdrawn: %s", err);
 		if (tokens_revoke(s.outdir, name, e2, sizeof e2) != 0)
@@ -476,8 +490,8 @@ int cmd_token_main(int argc, char **argv)
 	printf("%s\n", tok);
 	fflush(stdout);
 	OPENSSL_cleanse(tok, sizeof tok);
-	log_info("token `%s' added; it is shown only now (the server keeps only its SHA-256). Use "
-		 "it as: Authorization: Bearer TOKEN",
-		 name);
+	log_info("token `%s' (%s) added; it is shown only now (the server keeps only its SHA-256). "
+		 "Use it as: Authorization: Bearer TOKEN",
+		 name, tokens_role_name(role));
 	return 0;
 }

@@ -26,7 +26,23 @@ struct token_entry {
 	char name[TOKEN_NAME_MAX + 1];
 	uint8_t hash[SHA256_DIGEST_LENGTH];
 	char created[TOKEN_TIME_MAX];
+	int role;
 };
+
+static const char *const role_names[] = {NULL, "viewer", "operator", "admin"};
+
+const char *tokens_role_name(int role)
+{
+	return role >= TOKEN_VIEWER && role <= TOKEN_ADMIN ? role_names[role] : "?";
+}
+
+int tokens_role_parse(const char *s)
+{
+	for (int r = TOKEN_VIEWER; s && r <= TOKEN_ADMIN; r++)
+		if (strcmp(s, role_names[r]) == 0)
+			return r;
+	return -1;
+}
 
 struct token_set {
 	struct token_entry *v;
@@ -150,19 +166,19 @@ static int parse_text(const char *text, size_t len, const char *path, struct tok
 		}
 		if (ll == 0 || line[0] == '#')
 			continue;
-		const char *f[3];
-		size_t fl[3];
-		int nf = split(line, ll, f, fl, 3);
+		const char *f[4];
+		size_t fl[4];
+		int nf = split(line, ll, f, fl, 4);
 		if (nf == 0)
 			continue;
-		if (nf != 3) {
-			set_err(
-			    err, errlen,
-			    "`%s' line %zu: expected `NAME SHA256HEX CREATED' (3 fields), found %s",
-			    path, lineno,
-			    nf > 3    ? "more"
-			    : nf == 1 ? "1"
-				      : "2");
+		if (nf != 3 && nf != 4) {
+			set_err(err, errlen,
+				"`%s' line %zu: expected `NAME SHA256HEX CREATED [ROLE]' (3 or 4 "
+				"fields), found %s",
+				path, lineno,
+				nf > 4	  ? "more"
+				: nf == 1 ? "1"
+					  : "2");
 			goto out;
 		}
 		struct token_entry e;
@@ -203,6 +219,20 @@ static int parse_text(const char *text, size_t len, const char *path, struct tok
 			goto out;
 		}
 		memcpy(e.created, f[2], fl[2]);
+		e.role = TOKEN_ADMIN; /* a line from before roles */
+		if (nf == 4) {
+			char rn[16] = "";
+			if (fl[3] < sizeof rn)
+				memcpy(rn, f[3], fl[3]);
+			e.role = tokens_role_parse(rn);
+			if (e.role < 0) {
+				set_err(err, errlen,
+					"`%s' line %zu: invalid role `%.*s': expected viewer, "
+					"operator or admin",
+					path, lineno, (int)(fl[3] > 16 ? 16 : fl[3]), f[3]);
+				goto out;
+			}
+		}
 		for (size_t i = 0; i < s.n; i++)
 			if (strcmp(s.v[i].name, e.name) == 0) {
 				set_err(err, errlen, "`%s' line %zu: the name `%s' is used twice",
@@ -442,6 +472,13 @@ static int token_format_ok(const char *tok)
 
 int tokens_check(tokens_t *t, const char *token, char *name_out, char *err, size_t errlen)
 {
+	int role;
+	return tokens_check_role(t, token, name_out, &role, err, errlen);
+}
+
+int tokens_check_role(tokens_t *t, const char *token, char *name_out, int *role_out, char *err,
+		      size_t errlen)
+{
 	uint8_t h[SHA256_DIGEST_LENGTH];
 	int found = -1;
 	pthread_mutex_lock(&t->mu);
@@ -458,6 +495,7 @@ int tokens_check(tokens_t *t, const char *token, char *name_out, char *err, size
 			found = (int)i;
 	if (found >= 0) {
 		snprintf(name_out, TOKEN_NAME_MAX + 1, "%s", t->set.v[found].name);
+		*role_out = t->set.v[found].role;
 		rc = 0;
 	}
 out:
@@ -520,20 +558,21 @@ static int write_set(const char *dir, const struct token_set *set, char *err, si
 		return TOKENS_EINVAL;
 	snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
 	size_t cap =
-	    128 + set->n * (TOKEN_NAME_MAX + 2 * SHA256_DIGEST_LENGTH + TOKEN_TIME_MAX + 4);
+	    128 + set->n * (TOKEN_NAME_MAX + 2 * SHA256_DIGEST_LENGTH + TOKEN_TIME_MAX + 16);
 	char *buf = malloc(cap);
 	if (!buf) {
 		set_err(err, errlen, "out of memory");
 		return TOKENS_EINVAL;
 	}
 	size_t len = (size_t)snprintf(buf, cap,
-				      "# ringcap API tokens: NAME SHA256 CREATED (hashes only; "
+				      "# ringcap API tokens: NAME SHA256 CREATED ROLE (hashes only; "
 				      "see `ringcap token')\n");
 	for (size_t i = 0; i < set->n; i++) {
 		len += (size_t)snprintf(buf + len, cap - len, "%s ", set->v[i].name);
 		for (size_t j = 0; j < SHA256_DIGEST_LENGTH; j++)
 			len += (size_t)snprintf(buf + len, cap - len, "%02x", set->v[i].hash[j]);
-		len += (size_t)snprintf(buf + len, cap - len, " %s\n", set->v[i].created);
+		len += (size_t)snprintf(buf + len, cap - len, " %s %s\n", set->v[i].created,
+					tokens_role_name(set->v[i].role));
 	}
 	int ret = TOKENS_EIO;
 	int fd = mkstemp(tmp);
@@ -601,8 +640,8 @@ static void now_rfc3339(char *out, size_t len)
 }
 
 /* Adds name to the file under the lock; the caller holds it. */
-static int add_locked(const char *dir, const char *name, char *token_out, int only_if_empty,
-		      char *err, size_t errlen)
+static int add_locked(const char *dir, const char *name, int role, char *token_out,
+		      int only_if_empty, char *err, size_t errlen)
 {
 	char path[PATH_MAX_LEN];
 	struct token_set set;
@@ -652,6 +691,7 @@ static int add_locked(const char *dir, const char *name, char *token_out, int on
 	snprintf(e->name, sizeof e->name, "%s", name);
 	SHA256((const unsigned char *)token_out, strlen(token_out), e->hash);
 	now_rfc3339(e->created, sizeof e->created);
+	e->role = role;
 	rc = write_set(dir, &set, err, errlen);
 	set_free(&set);
 	if (rc != 0)
@@ -661,6 +701,16 @@ static int add_locked(const char *dir, const char *name, char *token_out, int on
 
 int tokens_add(const char *dir, const char *name, char *token_out, char *err, size_t errlen)
 {
+	return tokens_add_role(dir, name, TOKEN_ROLE_DEFAULT, token_out, err, errlen);
+}
+
+int tokens_add_role(const char *dir, const char *name, int role, char *token_out, char *err,
+		    size_t errlen)
+{
+	if (role < TOKEN_VIEWER || role > TOKEN_ADMIN) {
+		set_err(err, errlen, "invalid role %d: expected viewer, operator or admin", role);
+		return TOKENS_EINVAL;
+	}
 	if (!tokens_name_valid(name)) {
 		set_err(err, errlen,
 			"invalid token name `%s': expected 1..32 characters of [A-Za-z0-9._-]",
@@ -670,7 +720,7 @@ int tokens_add(const char *dir, const char *name, char *token_out, char *err, si
 	int lk = lock_dir(dir, err, errlen);
 	if (lk < 0)
 		return lk;
-	int rc = add_locked(dir, name, token_out, 0, err, errlen);
+	int rc = add_locked(dir, name, role, token_out, 0, err, errlen);
 	close(lk);
 	return rc;
 }
@@ -726,6 +776,7 @@ int tokens_list(const char *dir, struct token_info **out, char *err, size_t errl
 	for (size_t i = 0; i < set.n; i++) {
 		memcpy(v[i].name, set.v[i].name, sizeof v[i].name);
 		memcpy(v[i].created, set.v[i].created, sizeof v[i].created);
+		v[i].role = set.v[i].role;
 	}
 	set_free(&set);
 	*out = v;
@@ -740,7 +791,7 @@ int tokens_bootstrap(const char *dir, char *path_out, size_t path_len, char *err
 	int lk = lock_dir(dir, err, errlen);
 	if (lk < 0)
 		return lk;
-	int rc = add_locked(dir, "admin", tok, 1, err, errlen);
+	int rc = add_locked(dir, "admin", TOKEN_ADMIN, tok, 1, err, errlen);
 	if (rc == 1) { /* tokens exist */
 		rc = 0;
 		goto out;

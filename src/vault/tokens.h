@@ -15,11 +15,19 @@
  * File format (text, at most TOKENS_FILE_MAX bytes, at most TOKENS_MAX lines of tokens):
  *
  *   # comment                        ('#' in the first column; blank lines allowed)
- *   NAME SHA256HEX CREATED
+ *   NAME SHA256HEX CREATED [ROLE]
  *
  *   NAME       1..32 characters of [A-Za-z0-9._-], unique in the file
  *   SHA256HEX  SHA-256 of the whole token text, 64 lowercase hex digits
  *   CREATED    RFC 3339 UTC time the token was made, e.g. 2026-11-22T07:41:20Z
+ *   ROLE       viewer | operator | admin. A line without it (a file written before roles
+ *              existed) is an admin token: every token could do everything then, and a server
+ *              upgrade must not lock its operators out. Written back with the role spelled out.
+ *
+ * Roles are ordered: viewer reads (incidents, status, audit trail); operator also issues
+ * download URLs and starts manual captures; admin also verifies the audit trail and manages
+ * tokens. The API enforces them (httpd.h); `ringcap token add' makes operator tokens unless
+ * --role says otherwise, and the first-start token is admin.
  *
  * Errors: functions return 0 (or a count) on success and a negative TOKENS_E* code on failure,
  * with a message in the caller's err buffer naming the path (and the line for a parse error);
@@ -51,10 +59,20 @@ enum {
 
 typedef struct tokens tokens_t;
 
+enum token_role { TOKEN_VIEWER = 1, TOKEN_OPERATOR = 2, TOKEN_ADMIN = 3 };
+#define TOKEN_ROLE_DEFAULT TOKEN_OPERATOR /* of `ringcap token add' */
+
+/* "viewer", "operator", "admin" ("?" for anything else). */
+const char *tokens_role_name(int role);
+
+/* The role named s, or -1. */
+int tokens_role_parse(const char *s);
+
 /* A token as listed: never its hash. */
 struct token_info {
 	char name[TOKEN_NAME_MAX + 1];
 	char created[TOKEN_TIME_MAX];
+	int role; /* enum token_role */
 };
 
 /* 1 if name is 1..32 characters of [A-Za-z0-9._-], else 0. */
@@ -78,12 +96,21 @@ void tokens_close(tokens_t *t);
  */
 int tokens_check(tokens_t *t, const char *token, char *name_out, char *err, size_t errlen);
 
+/* tokens_check(), and the token's role in *role_out (not NULL) when it returns 0. */
+int tokens_check_role(tokens_t *t, const char *token, char *name_out, int *role_out, char *err,
+		      size_t errlen);
+
 /*
  * Makes a new token named name in dir/tokens (created 0600 if missing) at the wall clock time.
  * The token text is written to token_out (TOKEN_LEN + 1 bytes) and nowhere else. Returns 0,
  * TOKENS_EEXIST if the name is taken, or another TOKENS_E* code (err).
  */
 int tokens_add(const char *dir, const char *name, char *token_out, char *err, size_t errlen);
+
+/* tokens_add() with a role (enum token_role; TOKENS_EINVAL for another value). tokens_add()
+ * makes a TOKEN_ROLE_DEFAULT token. */
+int tokens_add_role(const char *dir, const char *name, int role, char *token_out, char *err,
+		    size_t errlen);
 
 /* Removes the token named name. Returns 0, TOKENS_ENOTFOUND, or another TOKENS_E* code (err). */
 int tokens_revoke(const char *dir, const char *name, char *err, size_t errlen);
@@ -95,7 +122,7 @@ int tokens_revoke(const char *dir, const char *name, char *err, size_t errlen);
 int tokens_list(const char *dir, struct token_info **out, char *err, size_t errlen);
 
 /*
- * First start of a server: if dir/tokens holds no token at all, makes one named "admin" and writes
+ * First start of a server: if dir/tokens holds no token at all, makes an admin token named "admin" and writes
  * its text to dir/admin.token (mode 0600, created exclusively: an existing admin.token is an
  * error). Returns 1 and the path of that file in path_out when it made one, 0 when tokens exist,
  * or a negative TOKENS_E* code (err).

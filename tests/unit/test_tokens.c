@@ -215,8 +215,17 @@ static void test_parse(void)
 	     2, NULL},
 	    {"# c\na 1c0e37eff2f8a4fd184a1d09c7706375d9b577db4c0522ba99ce4cb324d71eb1\n",
 	     TOKENS_EFORMAT, "line 2"},
-	    {"a 1c0e37eff2f8a4fd184a1d09c7706375d9b577db4c0522ba99ce4cb324d71eb1 t x\n",
-	     TOKENS_EFORMAT, "3 fields"},
+	    {"a 1c0e37eff2f8a4fd184a1d09c7706375d9b577db4c0522ba99ce4cb324d71eb1 t x y\n",
+	     TOKENS_EFORMAT, "3 or 4 fields"},
+	    {"a 1c0e37eff2f8a4fd184a1d09c7706375d9b577db4c0522ba99ce4cb324d71eb1 "
+	     "2026-11-22T07:41:20Z viewer\n",
+	     1, NULL},
+	    {"a 1c0e37eff2f8a4fd184a1d09c7706375d9b577db4c0522ba99ce4cb324d71eb1 "
+	     "2026-11-22T07:41:20Z root\n",
+	     TOKENS_EFORMAT, "invalid role `root'"},
+	    {"a 1c0e37eff2f8a4fd184a1d09c7706375d9b577db4c0522ba99ce4cb324d71eb1 "
+	     "2026-11-22T07:41:20Z Admin\n",
+	     TOKENS_EFORMAT, "invalid role"},
 	    {"a 1C0E37eff2f8a4fd184a1d09c7706375d9b577db4c0522ba99ce4cb324d71eb1 "
 	     "2026-11-22T07:41:20Z\n",
 	     TOKENS_EFORMAT, "hex"},
@@ -326,6 +335,57 @@ static int rm_dir(const char *d)
 	return system(cmd);
 }
 
+/* Roles: a line from before roles is admin; add_role writes the role; list and check show it. */
+static void test_roles(void)
+{
+	char d[300], p[400], name[TOKEN_NAME_MAX + 1], err[512], tv[TOKEN_LEN + 1],
+	    to[TOKEN_LEN + 1];
+	struct token_info *info = NULL;
+	tokens_t *t = NULL;
+	int role = 0;
+	subdir(d, sizeof d);
+	CHECK_EQ_INT(tokens_role_parse("viewer"), TOKEN_VIEWER);
+	CHECK_EQ_INT(tokens_role_parse("operator"), TOKEN_OPERATOR);
+	CHECK_EQ_INT(tokens_role_parse("admin"), TOKEN_ADMIN);
+	CHECK_EQ_INT(tokens_role_parse("root"), -1);
+	CHECK_EQ_INT(tokens_role_parse(NULL), -1);
+	CHECK_EQ_STR(tokens_role_name(TOKEN_OPERATOR), "operator");
+	CHECK_EQ_INT(tokens_add_role(d, "v", TOKEN_VIEWER, tv, err, sizeof err), 0);
+	CHECK_EQ_INT(tokens_add(d, "o", to, err, sizeof err), 0); /* the default: operator */
+	CHECK_EQ_INT(tokens_add_role(d, "x", 7, to, err, sizeof err), TOKENS_EINVAL);
+	CHECK_EQ_INT(tokens_open(d, &t, err, sizeof err), 0);
+	CHECK_EQ_INT(tokens_check_role(t, tv, name, &role, err, sizeof err), 0);
+	CHECK_EQ_INT(role, TOKEN_VIEWER);
+	CHECK_EQ_INT(tokens_check_role(t, to, name, &role, err, sizeof err), 0);
+	CHECK_EQ_INT(role, TOKEN_OPERATOR);
+	CHECK_EQ_INT(tokens_list(d, &info, err, sizeof err), 2);
+	CHECK_EQ_INT(info[0].role, TOKEN_VIEWER);
+	CHECK_EQ_INT(info[1].role, TOKEN_OPERATOR);
+	free(info);
+	/* the file spells the role out */
+	snprintf(p, sizeof p, "%s/tokens", d);
+	char *text = slurp(p);
+	CHECK(strstr(text, " viewer\n") != NULL && strstr(text, " operator\n") != NULL);
+	tokens_close(t);
+	/* a file from before roles: its tokens are admin, and stay admin when rewritten */
+	subdir(d, sizeof d);
+	snprintf(p, sizeof p, "%s/tokens", d);
+	write_file(p,
+		   "old 3c9f8d8f4f7f5d0f0f87f4b6ec2a1b6bb3ce8a2f7b8c2a9a1b2c3d4e5f607182 "
+		   "2026-11-22T07:41:20Z\n",
+		   0600);
+	CHECK_EQ_INT(tokens_list(d, &info, err, sizeof err), 1);
+	CHECK_EQ_INT(info[0].role, TOKEN_ADMIN);
+	free(info);
+	CHECK_EQ_INT(tokens_add_role(d, "new", TOKEN_VIEWER, tv, err, sizeof err), 0);
+	CHECK_EQ_INT(tokens_list(d, &info, err, sizeof err), 2);
+	CHECK_EQ_INT(info[0].role, TOKEN_ADMIN);
+	CHECK_EQ_INT(info[1].role, TOKEN_VIEWER);
+	free(info);
+	text = slurp(p);
+	CHECK(strstr(text, "2026-11-22T07:41:20Z admin\n") != NULL);
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -340,6 +400,7 @@ int main(void)
 	RUN(test_parse);
 	RUN(test_known_hash);
 	RUN(test_bootstrap);
+	RUN(test_roles);
 	if (rm_dir(tdir) != 0)
 		fprintf(stderr, "cannot remove %s\n", tdir);
 	printf("%d passed, %d failed\n", th_passed, th_failed);
