@@ -101,7 +101,7 @@ static void cell(json_t *v, char *out, size_t len)
 static void detail(json_t *rec, char *out, size_t len)
 {
 	static const char *const shown[] = {"seq",	"time",	     "event", "actor",
-					    "incident", "prev_hash", "hash"};
+					    "incident", "prev_hash", "hash", "mac_key"};
 	const char *k;
 	json_t *v;
 	size_t used = 0;
