@@ -1,7 +1,7 @@
 /*
  * cmd_audit.c - reading and checking the audit trail (audit.h):
  *   ringcap audit [-o DIR] [--json] [--limit N] [--before SEQ]   records, newest first
- *   ringcap audit verify [-o DIR]                                  check chain and checkpoints
+ *   ringcap audit verify [-o DIR] [--witness FILE]                 check chain and checkpoints
  * verify exits 0 only when the trail is intact, 1 when it is not (or cannot be checked), 2 for bad
  * usage. It needs the key file the checkpoints were signed with and never creates one.
  */
@@ -26,6 +26,7 @@ struct audit_settings {
 	int json;
 	uint32_t limit;
 	uint64_t before;
+	const char *witness;
 };
 
 #define OFF(f) offsetof(struct audit_settings, f)
@@ -42,11 +43,14 @@ static const struct cfg_opt list_opts[] = {
 static const struct cfg_opt verify_opts[] = {
     {NULL, "output", 'o', CFG_STR, OFF(outdir), 0, 0, NULL, "DIR",
      "the agent's output folder (default ./output)"},
+    {NULL, "witness", 0, CFG_STR, OFF(witness), 0, 0, NULL, "FILE",
+     "checkpoints kept outside DIR (syslog, S3, GET /api/v1/audit/checkpoint): the trail "
+     "must extend each of them"},
 };
 #define N_OPTS(t) (sizeof t / sizeof t[0])
 
 static const char usage_list[] = "ringcap audit [-o DIR] [--json] [--limit N] [--before SEQ]";
-static const char usage_verify[] = "ringcap audit verify [-o DIR]";
+static const char usage_verify[] = "ringcap audit verify [-o DIR] [--witness FILE]";
 
 /* Returns -1 to go on, or the exit status (help printed, or bad usage). */
 static int parse(const struct cfg_opt *opts, size_t n, struct audit_settings *s, int argc,
@@ -97,7 +101,7 @@ static void cell(json_t *v, char *out, size_t len)
 static void detail(json_t *rec, char *out, size_t len)
 {
 	static const char *const shown[] = {"seq",	"time",	     "event", "actor",
-					    "incident", "prev_hash", "hash"};
+					    "incident", "prev_hash", "hash", "mac_key"};
 	const char *k;
 	json_t *v;
 	size_t used = 0;
@@ -212,7 +216,7 @@ static int verify_main(int argc, char **argv)
 		log_err("%s", err);
 		return 1;
 	}
-	rc = audit_verify(s.outdir, keys, stdout, err, sizeof err);
+	rc = audit_verify_witness(s.outdir, keys, s.witness, stdout, err, sizeof err);
 	keys_free(keys);
 	fflush(stdout);
 	if (rc < 0) {

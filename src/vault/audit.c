@@ -29,6 +29,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -45,6 +46,12 @@
 static const char zero_hash[HEX_HASH + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 static const char cp_prefix[] = "ringcap audit checkpoint v1\n";
+/* the HKDF purpose of the record MAC key: apart from the checkpoint signing seed */
+#define MAC_PURPOSE AUDIT_MAC_PURPOSE
+#define MAC_FIELD "mac_key" /* the key id whose MAC_PURPOSE subkey keys the record's "hash" */
+
+static int verify_mode(const char *dir, const keys_t *keys, const char *witness, int live,
+		       long *signed_upto, FILE *report, char *err, size_t errlen);
 
 struct audit {
 	pthread_mutex_t mu;
@@ -58,6 +65,8 @@ struct audit {
 	EVP_PKEY *pkey; /* Ed25519 key for checkpoints */
 	char key_id[VAULT_KEY_ID_MAX + 1];
 	char pubhex[2 * 32 + 1];
+	uint8_t mac[VAULT_KEY_LEN]; /* HMAC-SHA256 key of the records */
+	int refuse; /* the trail did not verify at audit_open: no checkpoint signs it */
 };
 
 /* ---- clock ---- */
@@ -140,6 +149,24 @@ static int canon_hash(const json_t *rec, char out[HEX_HASH + 1])
 	int rc = sha256_hex(c, strlen(c), out);
 	free(c);
 	return rc;
+}
+
+/* The keyed hash of rec (without "hash"): HMAC-SHA256 under key over its canonical form. */
+static int canon_mac(const json_t *rec, const uint8_t key[VAULT_KEY_LEN], char out[HEX_HASH + 1])
+{
+	uint8_t md[32];
+	unsigned int mdlen = 0;
+	char *c = json_dumps(rec, CANON_FLAGS);
+	if (!c)
+		return -1;
+	int ok = HMAC(EVP_sha256(), key, VAULT_KEY_LEN, (const unsigned char *)c, strlen(c), md,
+		      &mdlen) != NULL &&
+		 mdlen == 32;
+	free(c);
+	if (!ok)
+		return -1;
+	to_hex(md, 32, out);
+	return 0;
 }
 
 /* Copies text for a message: printable ASCII only, at most outlen - 1 bytes. */
@@ -307,7 +334,8 @@ static long write_record(audit_t *a, json_t *rec, char *err, size_t errlen)
 	if (json_object_set_new(rec, "seq", json_integer(seq)) != 0 ||
 	    json_object_set_new(rec, "time", json_string(t)) != 0 ||
 	    json_object_set_new(rec, "prev_hash", json_string(a->head)) != 0 ||
-	    canon_hash(rec, hash) != 0 ||
+	    json_object_set_new(rec, MAC_FIELD, json_string(a->key_id)) != 0 ||
+	    canon_mac(rec, a->mac, hash) != 0 ||
 	    json_object_set_new(rec, "hash", json_string(hash)) != 0 ||
 	    !(line = json_dumps(rec, CANON_FLAGS))) {
 		set_err(err, errlen, "cannot serialise an audit record (out of memory?)");
@@ -479,6 +507,13 @@ static int checkpoint_locked(audit_t *a, char *err, size_t errlen)
 	int ret = -1;
 	if (a->seq <= a->cp_seq || a->seq == 0)
 		return 0;
+	if (a->refuse) {
+		set_err(err, errlen,
+			"refusing to sign a checkpoint: `%s' did not verify when it was opened "
+			"(run `ringcap audit verify')",
+			a->path);
+		return -1;
+	}
 	int64_t now = clock_now_ns();
 	size_t mlen = cp_message(a->seq, a->head, msg, sizeof msg);
 	if (!mlen || ed25519_sign(a->pkey, (const uint8_t *)msg, mlen, sig) != 0) {
@@ -571,6 +606,10 @@ int audit_open(const char *dir, const keys_t *keys, audit_t **out, char *err, si
 	}
 	a->pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, sizeof seed);
 	OPENSSL_cleanse(seed, sizeof seed);
+	if (keys_subkey_for(keys, NULL, MAC_PURPOSE, a->mac) != 0) {
+		set_err(err, errlen, "cannot derive the audit record key");
+		goto out;
+	}
 	if (!a->pkey || EVP_PKEY_get_raw_public_key(a->pkey, pub, &publen) != 1 || publen != 32) {
 		set_err(err, errlen,
 			"cannot make the audit checkpoint key: crypto library failure");
@@ -605,6 +644,26 @@ int audit_open(const char *dir, const keys_t *keys, audit_t **out, char *err, si
 	/* a torn_record written here is not covered yet: the next checkpoint signs it */
 	a->cp_seq = a->seq - torn;
 	a->cp_ns = clock_now_ns();
+	/* never sign on top of a trail that does not verify: a checkpoint would vouch for it */
+	char verr[256];
+	long signed_upto = 0;
+	int vrc = verify_mode(dir, keys, NULL, 1, &signed_upto, NULL, verr, sizeof verr);
+	if (vrc == 0 && signed_upto < a->seq) {
+		/* records nobody signed (a crash): the trail verifies, so sign them now */
+		a->cp_seq = signed_upto;
+		pthread_mutex_lock(&a->mu);
+		int crc = checkpoint_locked(a, verr, sizeof verr);
+		pthread_mutex_unlock(&a->mu);
+		if (crc != 0)
+			log_warn("audit checkpoint at open: %s", verr);
+	}
+	if (vrc != 0) {
+		a->refuse = 1;
+		log_err("AUDIT TRAIL `%s' DOES NOT VERIFY (%s): it may have been tampered with; "
+			  "records are still appended but no checkpoint will be signed until it "
+			  "is investigated (run `ringcap audit verify %s')",
+			  a->path, vrc < 0 ? verr : "see the report", dir);
+	}
 	if (lock_fd(a->cfd, LOCK_EX) != 0) {
 		set_err(err, errlen, "cannot lock `%s': %s", a->cpath, strerror(errno));
 		goto out;
@@ -623,6 +682,7 @@ out:
 		if (a->cfd >= 0)
 			close(a->cfd);
 		EVP_PKEY_free(a->pkey);
+		OPENSSL_cleanse(a->mac, sizeof a->mac);
 		pthread_mutex_destroy(&a->mu);
 		free(a);
 	}
@@ -825,12 +885,15 @@ struct cp {
 	char head[HEX_HASH + 1];
 	char key_id[VAULT_KEY_ID_MAX + 1];
 	int checked;
+	int witness; /* from the --witness file, not DIR/audit */
 };
 
 struct keycache {
 	char id[VAULT_KEY_ID_MAX + 1];
 	EVP_PKEY *pkey; /* NULL: no such key in the key file */
 	char pubhex[65];
+	uint8_t mac[VAULT_KEY_LEN];
+	int has_mac;
 };
 
 struct vline {
@@ -844,6 +907,8 @@ struct vline {
 	char hash[HEX_HASH + 1]; /* as written */
 	char calc[HEX_HASH + 1]; /* of the content */
 	int canon_ok;
+	int keyed;  /* has MAC_FIELD: "hash" is an HMAC */
+	int nokey;  /* keyed, but its key is not in the key file */
 	int acked_prev; /* a torn_record that acknowledges the line before it */
 };
 
@@ -858,6 +923,14 @@ struct verifier {
 	/* chain state */
 	long records, prev_seq, prev_line, max_seq;
 	long cp_lines; /* checkpoint lines that are JSON objects */
+	long legacy, legacy_last; /* unkeyed (SHA-256) records, and the last such seq */
+	long keyed_seen;	  /* seq of the first keyed record (0: none yet) */
+	const char *cpname;	  /* the checkpoint file named in messages */
+	int live;		  /* audit_open's check: a writer may be mid-checkpoint */
+	long local_cp;		  /* the highest seq a local checkpoint signs */
+	long tail_seq;		  /* the first unsigned record (local_cp + 1), if seen */
+	int64_t tail_ns;	  /* its time (INT64_MIN: not parsed) */
+	int witness;		  /* reading the witness file */
 	char prev_hash[HEX_HASH + 1];
 };
 
@@ -910,6 +983,8 @@ static struct keycache *key_for(struct verifier *v, const char *id)
 		    publen == 32)
 			to_hex(pub, 32, k->pubhex);
 	}
+	if (v->keys && keys_subkey_for(v->keys, id, MAC_PURPOSE, k->mac) == 0)
+		k->has_mac = 1;
 	OPENSSL_cleanse(seed, sizeof seed);
 	return k;
 }
@@ -933,11 +1008,12 @@ static int check_cp_line(struct verifier *v, const struct rline *l, long no)
 		vsay(v,
 		     "%s line %ld (offset %" PRIu64 ", %zu bytes): does not parse (a torn "
 		     "write?); ignored",
-		     AUDIT_CHECKPOINTS, no, l->off, l->len);
+		     v->cpname, no, l->off, l->len);
 		json_decref(o);
 		return 0;
 	}
-	v->cp_lines++;
+	if (!v->witness)
+		v->cp_lines++;
 	json_t *js = json_object_get(o, "seq");
 	const char *head = rec_str(o, "head"), *kid = rec_str(o, "key_id"),
 		   *sig = rec_str(o, "sig"), *pubkey = rec_str(o, "pubkey");
@@ -956,7 +1032,7 @@ static int check_cp_line(struct verifier *v, const struct rline *l, long no)
 		bad = "sig";
 	if (bad) {
 		problem(v, "%s line %ld: not a valid checkpoint (bad or missing \"%s\"): modified",
-			AUDIT_CHECKPOINTS, no, bad);
+			v->cpname, no, bad);
 		goto out;
 	}
 	struct keycache *k = key_for(v, kid);
@@ -966,7 +1042,7 @@ static int check_cp_line(struct verifier *v, const struct rline *l, long no)
 		problem(v,
 			"%s line %ld (seq %ld): signed with key `%s', which is not in the key "
 			"file: cannot be verified",
-			AUDIT_CHECKPOINTS, no, seq, id);
+			v->cpname, no, seq, id);
 		goto out;
 	}
 	char kname[VAULT_KEY_ID_MAX + 1];
@@ -976,14 +1052,14 @@ static int check_cp_line(struct verifier *v, const struct rline *l, long no)
 		problem(v,
 			"%s line %ld (seq %ld): the signature does not verify under key `%s': "
 			"the checkpoint was forged or modified",
-			AUDIT_CHECKPOINTS, no, seq, kname);
+			v->cpname, no, seq, kname);
 		goto out;
 	}
 	if (pubkey && strcmp(pubkey, k->pubhex) != 0) {
 		problem(v,
 			"%s line %ld (seq %ld): \"pubkey\" is not the public key of key `%s': "
 			"modified",
-			AUDIT_CHECKPOINTS, no, seq, kname);
+			v->cpname, no, seq, kname);
 		goto out;
 	}
 	if (v->ncp == v->cpcap) {
@@ -1000,6 +1076,7 @@ static int check_cp_line(struct verifier *v, const struct rline *l, long no)
 	c->seq = seq;
 	c->line = no;
 	c->checked = 0;
+	c->witness = v->witness;
 	memcpy(c->head, head, sizeof c->head);
 	snprintf(c->key_id, sizeof c->key_id, "%s", kid);
 out:
@@ -1008,7 +1085,7 @@ out:
 }
 
 /* Parses a trail line into l (the hashes are computed here). */
-static void analyse(const struct rline *r, long no, struct vline *l)
+static void analyse(struct verifier *v, const struct rline *r, long no, struct vline *l)
 {
 	memset(l, 0, sizeof *l);
 	l->no = no;
@@ -1028,7 +1105,19 @@ static void analyse(const struct rline *r, long no, struct vline *l)
 	l->canon_ok = line && strlen(line) == r->len && memcmp(line, r->text, r->len) == 0;
 	free(line);
 	json_object_del(l->rec, "hash");
-	if (canon_hash(l->rec, l->calc) != 0)
+	json_t *mk = json_object_get(l->rec, MAC_FIELD);
+	int rc = -1;
+	if (mk) {
+		l->keyed = 1;
+		struct keycache *k = json_is_string(mk) ? key_for(v, json_string_value(mk)) : NULL;
+		if (k && k->has_mac)
+			rc = canon_mac(l->rec, k->mac, l->calc);
+		else
+			l->nokey = 1;
+	} else {
+		rc = canon_hash(l->rec, l->calc);
+	}
+	if (rc != 0)
 		memset(l->calc, 0, sizeof l->calc);
 }
 
@@ -1065,7 +1154,28 @@ static void judge(struct verifier *v, const struct vline *l)
 		return;
 	}
 	v->records++;
-	if (strcmp(l->calc, l->hash) != 0)
+	if (l->nokey) {
+		char id[VAULT_KEY_ID_MAX + 1];
+		const char *mk = json_string_value(json_object_get(l->rec, MAC_FIELD));
+		if (!mk)
+			mk = "(not a string)";
+		printable(mk, strlen(mk), id, sizeof id);
+		problem(v,
+			"%s line %ld (seq %ld): keyed with %s `%s', which is not a key of the key "
+			"file: the MAC cannot be checked (forged, or the key file is not this "
+			"vault's)",
+			AUDIT_FILE, l->no, l->seq, MAC_FIELD, id);
+	} else if (!l->keyed && v->keyed_seen)
+		problem(v,
+			"%s line %ld (seq %ld): an unkeyed (legacy SHA-256) record after keyed "
+			"record seq %ld: written without the key, so forged or rewritten",
+			AUDIT_FILE, l->no, l->seq, v->keyed_seen);
+	else if (strcmp(l->calc, l->hash) != 0 && l->keyed)
+		problem(v,
+			"%s line %ld (seq %ld): the MAC does not match the record's content: the "
+			"record was modified, or re-hashed without the key",
+			AUDIT_FILE, l->no, l->seq);
+	else if (strcmp(l->calc, l->hash) != 0)
 		problem(v,
 			"%s line %ld (seq %ld): the hash does not match the record's content: "
 			"the record was modified",
@@ -1121,7 +1231,14 @@ static void judge(struct verifier *v, const struct vline *l)
 			if (c->checked)
 				continue;
 			c->checked = 1;
-			if (strcmp(c->head, l->calc) != 0)
+			if (strcmp(c->head, l->calc) != 0 && c->witness)
+				problem(v,
+					"witness line %ld (seq %ld): the witness saw another "
+					"record seq %ld than %s line %ld: the trail was rewritten "
+					"after the witness checkpoint (by someone holding the key, "
+					"or this is another trail)",
+					c->line, c->seq, c->seq, AUDIT_FILE, l->no);
+			else if (strcmp(c->head, l->calc) != 0)
 				problem(v,
 					"%s line %ld (seq %ld): the head signed at seq %ld is not "
 					"the hash of %s line %ld: records up to seq %ld were "
@@ -1139,12 +1256,27 @@ static void judge(struct verifier *v, const struct vline *l)
 	}
 	if (l->seq > v->max_seq)
 		v->max_seq = l->seq;
+	if (l->keyed && !v->keyed_seen)
+		v->keyed_seen = l->seq;
+	if (l->seq == v->local_cp + 1 && !v->tail_seq) {
+		v->tail_seq = l->seq;
+		if (clock_parse(rec_str(l->rec, "time"), &v->tail_ns) != 0)
+			v->tail_ns = INT64_MIN;
+	}
+	if (!l->keyed) {
+		v->legacy++;
+		v->legacy_last = l->seq;
+	}
 }
 
 /* Reads checkpoints.jsonl into v. Returns the number of lines, or -1 (err). */
 static long read_checkpoints(struct verifier *v, const char *cpath, char *err, size_t errlen)
 {
 	int fd = open_shared(cpath, err, errlen);
+	if (fd == -1 && v->witness) {
+		set_err(err, errlen, "cannot open the witness `%s': %s", cpath, strerror(ENOENT));
+		return -1;
+	}
 	if (fd == -1)
 		return 0;
 	if (fd < 0)
@@ -1194,7 +1326,7 @@ static int read_trail(struct verifier *v, int fd, const char *path, char *err, s
 	r->fd = fd;
 	struct rline l;
 	while ((rc = lr_next(r, &l)) == 1) {
-		analyse(&l, ++no, &cur);
+		analyse(v, &l, ++no, &cur);
 		if (have) {
 			if (acknowledges(&cur, &pend)) {
 				cur.acked_prev = 1;
@@ -1229,6 +1361,23 @@ out:
 
 int audit_verify(const char *dir, const keys_t *keys, FILE *report, char *err, size_t errlen)
 {
+	return verify_mode(dir, keys, NULL, 0, NULL, report, err, errlen);
+}
+
+int audit_verify_witness(const char *dir, const keys_t *keys, const char *witness, FILE *report,
+			 char *err, size_t errlen)
+{
+	return verify_mode(dir, keys, witness, 0, NULL, report, err, errlen);
+}
+
+/*
+ * live: called by audit_open, where another writer may have appended records it has not
+ * signed yet, so the unsigned tail is not judged. *signed_upto (if not NULL) gets the highest
+ * seq a local checkpoint signs.
+ */
+static int verify_mode(const char *dir, const keys_t *keys, const char *witness, int live,
+		       long *signed_upto, FILE *report, char *err, size_t errlen)
+{
 	char path[PATH_LEN], cpath[PATH_LEN];
 	int ret = -1, fd = -1;
 	char *cpbuf = NULL;
@@ -1241,11 +1390,29 @@ int audit_verify(const char *dir, const keys_t *keys, FILE *report, char *err, s
 		return -1;
 	}
 	v->keys = keys;
+	v->cpname = AUDIT_CHECKPOINTS;
 	memcpy(v->prev_hash, zero_hash, sizeof v->prev_hash);
 	/* checkpoints first: any record a checkpoint names was written before it */
 	FILE *cpout = report ? open_memstream(&cpbuf, &cpbuflen) : NULL;
 	v->out = cpout;
 	long cplines = read_checkpoints(v, cpath, err, errlen);
+	size_t nlocal = v->ncp;
+	v->live = live;
+	for (size_t i = 0; i < nlocal; i++)
+		if (v->cps[i].seq > v->local_cp)
+			v->local_cp = v->cps[i].seq;
+	long wlines = 0;
+	if (cplines >= 0 && witness) {
+		v->witness = 1;
+		v->cpname = "witness";
+		wlines = read_checkpoints(v, witness, err, errlen);
+		if (wlines < 0)
+			cplines = -1;
+		else if (wlines == 0 || v->ncp == nlocal)
+			problem(v, "witness `%s': holds no valid checkpoint", witness);
+		v->cpname = AUDIT_CHECKPOINTS;
+		v->witness = 0;
+	}
 	if (cpout)
 		fclose(cpout);
 	v->out = report;
@@ -1263,6 +1430,20 @@ int audit_verify(const char *dir, const keys_t *keys, FILE *report, char *err, s
 	long last_cp = 0;
 	for (size_t i = 0; i < v->ncp; i++) {
 		struct cp *c = &v->cps[i];
+		if (c->witness) {
+			if (!c->checked && c->seq > v->max_seq)
+				problem(v,
+					"witness line %ld (seq %ld): the witness saw seq %ld but "
+					"the local trail ends at seq %ld: records were cut off the "
+					"end (with their checkpoints)",
+					c->line, c->seq, c->seq, v->max_seq);
+			else if (!c->checked)
+				problem(v,
+					"witness line %ld (seq %ld): no record with seq %ld in the "
+					"local trail: it was deleted",
+					c->line, c->seq, c->seq);
+			continue;
+		}
 		if (!c->checked && c->seq > v->max_seq)
 			problem(v,
 				"%s line %ld (seq %ld): seq %ld is beyond the end of the trail "
@@ -1276,8 +1457,35 @@ int audit_verify(const char *dir, const keys_t *keys, FILE *report, char *err, s
 		if (c->seq > last_cp)
 			last_cp = c->seq;
 	}
+	int64_t now = clock_now_ns();
+	int old_tail = v->tail_seq && v->max_seq > last_cp &&
+		       (v->tail_ns == INT64_MIN ||
+			v->tail_ns < now - (int64_t)AUDIT_UNSIGNED_MAX_S * NS_PER_S);
+	if (signed_upto)
+		*signed_upto = last_cp;
+	if (!live && old_tail && nlocal == 0)
+		problem(v,
+			"%s: no valid checkpoint although the trail holds %ld records, the first "
+			"written more than %d s ago: the checkpoints were deleted, emptied or "
+			"replaced (the agent signs at least every %d records, every %d s while "
+			"records are added, at its hourly sweep and when it closes the trail)",
+			AUDIT_CHECKPOINTS, v->records, AUDIT_UNSIGNED_MAX_S, AUDIT_CHECKPOINT_EVERY,
+			(int)(CP_INTERVAL_NS / NS_PER_S));
+	else if (!live && old_tail)
+		problem(v,
+			"%s: the last checkpoint signs seq %ld but the trail goes on to seq %ld, "
+			"unsigned for more than %d s: later checkpoints were removed, or the agent "
+			"crashed and has not been restarted (it signs the tail when it opens the "
+			"trail)",
+			AUDIT_CHECKPOINTS, last_cp, v->max_seq, AUDIT_UNSIGNED_MAX_S);
 	if (v->shown < v->problems)
 		vsay(v, "... and %ld more problems", v->problems - v->shown);
+	if (v->legacy)
+		vsay(v,
+		     "note: %ld record%s (up to seq %ld) are in the legacy format (unkeyed "
+		     "SHA-256 chain): anyone who can write the file could have rewritten them "
+		     "consistently; only the signed checkpoints protect them",
+		     v->legacy, v->legacy == 1 ? "" : "s", v->legacy_last);
 	if (!v->problems && v->max_seq > last_cp)
 		vsay(v,
 		     "note: records after seq %ld are not signed by a checkpoint yet "
@@ -1287,6 +1495,12 @@ int audit_verify(const char *dir, const keys_t *keys, FILE *report, char *err, s
 	if (v->damage)
 		snprintf(extra, sizeof extra, " (%ld damaged line%s acknowledged or ignored)",
 			 v->damage, v->damage == 1 ? "" : "s");
+	if (v->legacy)
+		snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " (%ld legacy)",
+			 v->legacy);
+	if (witness && !v->problems)
+		snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+			 " (extends the witness)");
 	char counts[96];
 	snprintf(counts, sizeof counts, "%ld record%s, %ld checkpoint%s", v->records,
 		 v->records == 1 ? "" : "s", v->cp_lines, v->cp_lines == 1 ? "" : "s");
@@ -1300,8 +1514,10 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(cpbuf);
-	for (size_t i = 0; i < v->nkc; i++)
+	for (size_t i = 0; i < v->nkc; i++) {
 		EVP_PKEY_free(v->kc[i].pkey);
+		OPENSSL_cleanse(v->kc[i].mac, sizeof v->kc[i].mac);
+	}
 	free(v->cps);
 	free(v);
 	return ret;

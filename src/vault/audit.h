@@ -43,6 +43,11 @@
 #define AUDIT_FILE "audit.jsonl"
 #define AUDIT_CHECKPOINTS "checkpoints.jsonl"
 #define AUDIT_CHECKPOINT_EVERY 16
+/* HKDF purpose of the records' HMAC key (keys_subkey_for), apart from the checkpoint seed */
+/* `audit verify' fails when records have been unsigned this long (the agent signs at its hourly
+ * store sweep at the latest, and at open and close) */
+#define AUDIT_UNSIGNED_MAX_S 3660
+#define AUDIT_MAC_PURPOSE "ringcap audit record mac v2"
 
 typedef struct audit audit_t;
 
@@ -98,6 +103,16 @@ void audit_close(audit_t *a);
  * checkpoint whose key_id is not in keys.
  */
 int audit_verify(const char *dir, const keys_t *keys, FILE *report, char *err, size_t errlen);
+
+/*
+ * As audit_verify(), and also checks the trail against checkpoints kept elsewhere (witness: a
+ * file of checkpoint lines, e.g. from syslog, S3 or GET /api/v1/audit/checkpoint): each must
+ * verify, and its seq and head must be a record of the local trail, so a trail cut or rewritten
+ * after the witness saw it fails even when it was re-signed with the key. witness NULL: as
+ * audit_verify(). A witness that cannot be read is -1 (err).
+ */
+int audit_verify_witness(const char *dir, const keys_t *keys, const char *witness, FILE *report,
+			 char *err, size_t errlen);
 
 /*
  * Reads records for listing, newest first: those with seq < before_seq (0: from the newest), at

@@ -34,8 +34,8 @@ tamper() {
 	check "$n-not-intact" grep -q ': NOT intact' "$c.out"
 	check "$n-sanitizer-clean" sanitizer_clean "$c.err"
 }
-tamper sed-char 'audit.jsonl line 7 (seq 7): the hash does not match' sed -i '7s/alice/alicf/' audit.jsonl
-tamper sed-digit 'audit.jsonl line 22 (seq 22): the hash does not match' sed -i '22s/"bytes":1000/"bytes":1001/' audit.jsonl
+tamper sed-char 'audit.jsonl line 7 (seq 7): the MAC does not match' sed -i '7s/alice/alicf/' audit.jsonl
+tamper sed-digit 'audit.jsonl line 22 (seq 22): the MAC does not match' sed -i '22s/"bytes":1000/"bytes":1001/' audit.jsonl
 tamper sed-space 'audit.jsonl line 9 (seq 9): not in canonical form' sed -i '9s/,"event"/, "event"/' audit.jsonl
 tamper delete 'audit.jsonl line 7 (seq 8): seq 7 expected after seq 6 (line 6): record 7 is missing' sed -i '7d' audit.jsonl
 tamper duplicate 'audit.jsonl line 8 (seq 7): does not follow seq 7 (line 7)' sed -i '7p' audit.jsonl
@@ -48,6 +48,63 @@ tamper cut-two-lines 'seq 25 is beyond the end of the trail (last seq 23)' sed -
 tamper checkpoint-sig 'checkpoints.jsonl line 1 (seq 16): the signature does not verify' \
 	sed -i '1{/"sig":"0/{s/"sig":"0/"sig":"1/;b};s/"sig":"./"sig":"0/}' checkpoints.jsonl
 tamper checkpoint-seq 'checkpoints.jsonl line 2 (seq 21): the signature does not verify' sed -i '2s/"seq":20/"seq":21/' checkpoints.jsonl
+
+# issue 15: attacks by someone who can write DIR/audit but has no key
+# forge JQ: prints a download_completed record chained to the last one of audit.jsonl, its
+# "hash" the unkeyed SHA-256 of the canonical form (what the old format accepted)
+forge() {
+	local last prev seq rec h
+	last=$(tail -n 1 audit.jsonl); prev=$(jq -r .hash <<<"$last"); seq=$(( $(jq .seq <<<"$last") + 1 ))
+	rec=$(jq -cS -n --arg p "$prev" --argjson s "$seq" --arg k "$(jq -r .mac_key <<<"$last")" "{event:\"download_completed\",client:\"10.9.9.9\",incident:3,url_id:\"forged\",bytes:1,complete:true,time:\"2026-01-01T00:00:00.000000Z\",seq:\$s,prev_hash:\$p} $1")
+	h=$(printf '%s' "$rec" | sha256sum | cut -c1-64)
+	jq -cS --arg h "$h" '. + {hash:$h}' <<<"$rec"
+}
+forge_append() { forge "$1" >>audit.jsonl; }
+tamper forged-legacy 'audit.jsonl line 26 (seq 26): an unkeyed (legacy SHA-256) record after keyed record seq 1' forge_append ''
+tamper forged-keyed 'audit.jsonl line 26 (seq 26): the MAC does not match' forge_append '+ {mac_key:$k}'
+# the checkpoints emptied: fails once the records are older than the signing interval
+LATER=$(( $(date +%s) + 3700 ))
+c=$WORK/nocp; rm -rf "$c"; cp -a "$D" "$c"; : >"$c/audit/checkpoints.jsonl"
+RINGCAP_NOW=$LATER "${V[@]}" -o "$c" >"$c.out" 2>&1; rc=$?
+check nocp-exit-1 test $rc = 1
+check nocp-named grep -qF 'checkpoints.jsonl: no valid checkpoint although the trail holds 25 records' "$c.out"
+# later checkpoints removed
+c=$WORK/cptail; rm -rf "$c"; cp -a "$D" "$c"; sed -i '2,$d' "$c/audit/checkpoints.jsonl"
+RINGCAP_NOW=$LATER "${V[@]}" -o "$c" >"$c.out" 2>&1; rc=$?
+check cptail-exit-1 test $rc = 1
+check cptail-named grep -qF 'the last checkpoint signs seq 16 but the trail goes on to seq 25, unsigned for more than 3660 s' "$c.out"
+# the agent does not sign on top of a forgery, and says so
+c=$WORK/refuse; rm -rf "$c"; cp -a "$D" "$c"; (cd "$c/audit" && forge_append '')
+ncp=$(wc -l <"$c/audit/checkpoints.jsonl")
+"$AP" "$c" token_added 1 name=x >/dev/null 2>"$WORK/refuse.err"
+check refuse-loud grep -qF 'DOES NOT VERIFY' "$WORK/refuse.err"
+check refuse-no-checkpoint test "$(wc -l <"$c/audit/checkpoints.jsonl")" = "$ncp"
+"${V[@]}" -o "$c" >"$c.out" 2>&1; rc=$?
+check refuse-still-fails test $rc = 1
+# the last records cut together with their checkpoint: a prefix locally, caught by a witness
+c=$WORK/cutcp; rm -rf "$c"; cp -a "$D" "$c"
+tail -n 1 "$D/audit/checkpoints.jsonl" >"$WORK/witness.jsonl"
+sed -i '21,$d' "$c/audit/audit.jsonl"; sed -i '3,$d' "$c/audit/checkpoints.jsonl"
+"${V[@]}" -o "$c" >"$c.out" 2>&1; rc=$?
+check cutcp-locally-a-prefix test $rc = 0
+"${V[@]}" -o "$c" --witness "$WORK/witness.jsonl" >"$c.w.out" 2>&1; rc=$?
+check cutcp-witness-exit-1 test $rc = 1
+check cutcp-witness-named grep -qF 'witness line 1 (seq 25): the witness saw seq 25 but the local trail ends at seq 20: records were cut off the end' "$c.w.out"
+"${V[@]}" -o "$D" --witness "$WORK/witness.jsonl" >"$WORK/w.out" 2>&1; rc=$?
+check witness-intact-exit-0 test $rc = 0
+check witness-intact-says grep -qF 'intact (extends the witness)' "$WORK/w.out"
+# someone holding the key rewrites the whole trail (re-signed by the agent): the witness sees it
+c=$WORK/keyholder; rm -rf "$c"; mkdir -p "$c"; cp -a "$D/keys" "$c/"
+"$AP" "$c" url_issued 20 actor=mallory client=127.0.0.1 incident=%i url_id=u%i >/dev/null 2>&1
+"$AP" "$c" download_completed 5 client=127.0.0.1 incident=3 bytes=1000 complete=true >/dev/null 2>&1
+"${V[@]}" -o "$c" >"$c.out" 2>&1; rc=$?
+check keyholder-locally-intact test $rc = 0
+"${V[@]}" -o "$c" --witness "$WORK/witness.jsonl" >"$c.w.out" 2>&1; rc=$?
+check keyholder-witness-exit-1 test $rc = 1
+check keyholder-witness-named grep -qF 'witness line 1 (seq 25): the witness saw another record seq 25 than audit.jsonl line 25: the trail was rewritten' "$c.w.out"
+"${V[@]}" -o "$D" --witness "$WORK/no-such-file" >/dev/null 2>"$WORK/wmiss.err"; rc=$?
+check witness-missing-exit-1 test $rc = 1
+check witness-missing-named grep -qF "cannot open the witness \`$WORK/no-such-file'" "$WORK/wmiss.err"
 
 # another key file (as after a restore with the wrong key): no checkpoint verifies
 "$AP" "$WORK/other" token_added 1 name=x >/dev/null 2>&1

@@ -13,9 +13,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "base/clock.h"
 #include "vault/audit.h"
@@ -157,6 +159,41 @@ static void sha256hex(const char *s, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+static void hmachex(const char *s, const keys_t *k, char out[65])
+{
+	uint8_t key[32], md[32];
+	unsigned int n = 0;
+	if (keys_subkey(k, AUDIT_MAC_PURPOSE, key) != 0)
+		memset(key, 0, sizeof key);
+	HMAC(EVP_sha256(), key, 32, (const unsigned char *)s, strlen(s), md, &n);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/*
+ * The line with prev_hash set to prev and hash recomputed: mode 0 SHA-256 as the old unkeyed
+ * chain (what an attacker without the key can do), 1 the same with mac_key removed (posing as
+ * a legacy record), 2 HMAC under ka (someone holding the key).
+ */
+static char *restamp_mode(const char *line, const char *prev, char hash[65], int mode)
+{
+	json_t *o = json_loads(line, 0, NULL);
+	json_object_set_new(o, "prev_hash", json_string(prev));
+	json_object_del(o, "hash");
+	if (mode == 1)
+		json_object_del(o, "mac_key");
+	char *c = json_dumps(o, FLAGS);
+	if (mode == 2)
+		hmachex(c, ka, hash);
+	else
+		sha256hex(c, hash);
+	free(c);
+	json_object_set_new(o, "hash", json_string(hash));
+	char *r = json_dumps(o, FLAGS);
+	json_decref(o);
+	return r;
+}
+
 /* The line with prev_hash set to prev and hash recomputed (what a careful attacker does). */
 static char *restamp(const char *line, const char *prev, char hash[65])
 {
@@ -208,6 +245,7 @@ static void test_chain_verifies(void)
 		CHECK_EQ_STR(json_string_value(json_object_get(o, "actor")), "alice");
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "incident")), i + 1);
 		CHECK_EQ_STR(json_string_value(json_object_get(o, "prev_hash")), prev);
+		CHECK_EQ_STR(json_string_value(json_object_get(o, "mac_key")), "ka");
 		const char *t = json_string_value(json_object_get(o, "time"));
 		CHECK(t && strlen(t) == 27 && t[10] == 'T' && t[19] == '.' && t[26] == 'Z');
 		char stored[65], calc[65];
@@ -215,9 +253,13 @@ static void test_chain_verifies(void)
 			 json_string_value(json_object_get(o, "hash")));
 		json_object_del(o, "hash");
 		char *c = json_dumps(o, FLAGS);
-		sha256hex(c, calc);
+		hmachex(c, ka, calc); /* HMAC-SHA256 under ka's AUDIT_MAC_PURPOSE subkey */
 		free(c);
 		CHECK_EQ_STR(stored, calc);
+		char plain[65];
+		sha256hex(c = json_dumps(o, FLAGS), plain); /* not the unkeyed hash */
+		free(c);
+		CHECK(strcmp(stored, plain) != 0);
 		memcpy(prev, calc, sizeof prev);
 		json_decref(o);
 	}
@@ -369,13 +411,15 @@ static void test_tamper_modified(void)
 {
 	char *rep = NULL;
 	CHECK_EQ_INT(tamper("t_mod", edit_byte, ka, &rep), 1);
-	CHECK_HAS(rep, "audit.jsonl line 5 (seq 5): the hash does not match");
+	CHECK_HAS(rep, "audit.jsonl line 5 (seq 5): the MAC does not match");
 	CHECK_HAS(rep, "modified");
 	CHECK_HAS(rep, "NOT intact, 1 problem");
 	free(rep);
 	rep = NULL;
-	/* re-hashed: the next record's prev_hash no longer matches */
+	/* re-hashed without the key: the MAC does not match, and the next prev_hash neither */
 	CHECK_EQ_INT(tamper("t_rehash", edit_rehash, ka, &rep), 1);
+	CHECK_HAS(rep, "audit.jsonl line 5 (seq 5): the MAC does not match the record's content: "
+		       "the record was modified, or re-hashed without the key");
 	CHECK_HAS(rep, "audit.jsonl line 6 (seq 6): prev_hash is not the hash of seq 5");
 	free(rep);
 	rep = NULL;
@@ -499,13 +543,17 @@ static void test_wrong_key(void)
 	CHECK_HAS(rep, "checkpoints.jsonl line 1 (seq 16): the signature does not verify under "
 		       "key `ka'");
 	CHECK_HAS(rep, "checkpoints.jsonl line 3 (seq 40)");
-	CHECK_HAS(rep, "3 problems");
+	CHECK_HAS(rep, "audit.jsonl line 1 (seq 1): the MAC does not match");
+	CHECK_HAS(rep, "audit.jsonl line 40 (seq 40): the MAC does not match");
+	CHECK_HAS(rep, "43 problems");
 	free(rep);
 	rep = NULL;
 	/* a key id the key file does not have */
 	CHECK_EQ_INT(verify("wrongkey", kz, &rep), 1);
 	CHECK_HAS(rep, "checkpoints.jsonl line 1 (seq 16): signed with key `ka', which is not "
 		       "in the key file");
+	CHECK_HAS(rep, "audit.jsonl line 1 (seq 1): keyed with mac_key `ka', which is not a key "
+		       "of the key file");
 	free(rep);
 	rep = NULL;
 	CHECK_EQ_INT(verify("wrongkey", ka_wrong, &rep), 0);
@@ -845,6 +893,304 @@ static void test_fields(void)
 	free(rep);
 }
 
+/* Appends a forged download_completed chained to the last record (mode as restamp_mode). */
+static void append_forged(const char *name, int mode)
+{
+	char dir[512], p[600], **l, h[65], prev[65];
+	dpath(dir, sizeof dir, name);
+	trail(p, sizeof p, dir);
+	int n = read_lines(p, &l);
+	json_t *o = json_loads(l[n - 1], 0, NULL);
+	json_int_t seq = json_integer_value(json_object_get(o, "seq"));
+	json_decref(o);
+	o = json_pack("{s:s, s:s, s:i, s:s, s:I, s:s, s:s, s:s}", "event", "download_completed",
+		      "client", "10.9.9.9", "incident", 7, "url_id", "forged", "seq",
+		      seq + 1, "time", "2026-01-01T00:00:00.000000Z", "mac_key", "ka", "hash", "");
+	char *tmp = json_dumps(o, FLAGS);
+	json_decref(o);
+	char *r = restamp_mode(tmp, member(l[n - 1], "hash", prev, sizeof prev), h, mode);
+	free(tmp);
+	l = realloc(l, (size_t)(n + 1) * sizeof *l);
+	l[n++] = r;
+	write_lines(p, l, n);
+	free_lines(l, n);
+}
+
+/* Rewrites records from index from on (mode as restamp_mode), "alice" -> "mlice". */
+static void rewrite_from(const char *name, int from, int mode)
+{
+	char dir[512], p[600], **l, h[65];
+	dpath(dir, sizeof dir, name);
+	trail(p, sizeof p, dir);
+	int n = read_lines(p, &l);
+	if (from > 0)
+		member(l[from - 1], "hash", h, sizeof h);
+	else
+		memcpy(h, ZEROS, sizeof h);
+	for (int i = from; i < n; i++) {
+		char nh[65], *a = strstr(l[i], "alice");
+		if (a)
+			a[0] = 'm';
+		char *r = restamp_mode(l[i], h, nh, mode);
+		free(l[i]);
+		l[i] = r;
+		memcpy(h, nh, sizeof h);
+	}
+	write_lines(p, l, n);
+	free_lines(l, n);
+}
+
+/* Keeps the first keep lines of a file. */
+static void keep_lines(const char *path, int keep)
+{
+	char **l;
+	int n = read_lines(path, &l);
+	write_lines(path, l, keep < n ? keep : n);
+	free_lines(l, n);
+}
+
+/* Copies line idx (0-based; -1 the last) of from into the file to. */
+static void save_line(const char *from, int idx, const char *to)
+{
+	char **l;
+	int n = read_lines(from, &l);
+	FILE *f = fopen(to, "w");
+	if (f && n > 0)
+		fprintf(f, "%s\n", l[idx < 0 ? n - 1 : idx]);
+	if (f)
+		fclose(f);
+	free_lines(l, n);
+}
+
+static int verify_w(const char *name, const char *witness, char **rep)
+{
+	char dir[512], err[512];
+	size_t len;
+	FILE *f = open_memstream(rep, &len);
+	dpath(dir, sizeof dir, name);
+	int rc = audit_verify_witness(dir, ka, witness, f, err, sizeof err);
+	fclose(f);
+	if (rc < 0)
+		printf("  audit_verify_witness: %s\n", err);
+	return rc;
+}
+
+/* Sets the test clock to now + sec (or back to the real clock when sec is 0). */
+static void clock_ahead(long sec)
+{
+	char b[32];
+	if (!sec) {
+		unsetenv("RINGCAP_NOW");
+		clock_reload();
+		return;
+	}
+	snprintf(b, sizeof b, "%lld", (long long)time(NULL) + sec);
+	setenv("RINGCAP_NOW", b, 1);
+	clock_reload();
+}
+
+/* The attacks of issue 15 without the key: each fails and is named. */
+static void test_keyless_attacks(void)
+{
+	char dir[512], p[600], cp[600], *rep = NULL, err0[256];
+	/* a correctly chained forged record appended, unkeyed (as the old format allowed) */
+	CHECK_EQ_INT(build("k_fapp", 40, ka), 0);
+	append_forged("k_fapp", 1);
+	CHECK_EQ_INT(verify("k_fapp", ka, &rep), 1);
+	CHECK_HAS(rep, "audit.jsonl line 41 (seq 41): an unkeyed (legacy SHA-256) record after "
+		       "keyed record seq 1: written without the key, so forged or rewritten");
+	free(rep);
+	rep = NULL;
+	/* the same posing as keyed: the MAC cannot be made without the key */
+	CHECK_EQ_INT(build("k_fapp2", 40, ka), 0);
+	append_forged("k_fapp2", 0);
+	CHECK_EQ_INT(verify("k_fapp2", ka, &rep), 1);
+	CHECK_HAS(rep, "audit.jsonl line 41 (seq 41): the MAC does not match");
+	free(rep);
+	rep = NULL;
+	/* the whole history rehashed after an edit, as legacy records */
+	CHECK_EQ_INT(build("k_rehash", 40, ka), 0);
+	rewrite_from("k_rehash", 0, 1);
+	dpath(dir, sizeof dir, "k_rehash");
+	cpfile(cp, sizeof cp, dir);
+	CHECK_EQ_INT(truncate(cp, 0), 0); /* and the checkpoints that would show it removed */
+	clock_ahead(AUDIT_UNSIGNED_MAX_S + 1);
+	CHECK_EQ_INT(verify("k_rehash", ka, &rep), 1);
+	clock_ahead(0);
+	CHECK_HAS(rep, "checkpoints.jsonl: no valid checkpoint although the trail holds 40 "
+		       "records");
+	free(rep);
+	rep = NULL;
+	/* the checkpoints emptied, the trail untouched */
+	CHECK_EQ_INT(build("k_nocp", 20, ka), 0);
+	dpath(dir, sizeof dir, "k_nocp");
+	cpfile(cp, sizeof cp, dir);
+	CHECK_EQ_INT(truncate(cp, 0), 0);
+	CHECK_EQ_INT(verify("k_nocp", ka, &rep), 0); /* just written: a writer may be signing */
+	free(rep);
+	rep = NULL;
+	clock_ahead(AUDIT_UNSIGNED_MAX_S + 1);
+	CHECK_EQ_INT(verify("k_nocp", ka, &rep), 1);
+	clock_ahead(0);
+	CHECK_HAS(rep, "checkpoints.jsonl: no valid checkpoint although the trail holds 20 "
+		       "records, the first written more than 3660 s ago: the checkpoints were "
+		       "deleted, emptied or replaced");
+	free(rep);
+	rep = NULL;
+	/* the later checkpoints removed: too long an unsigned tail */
+	CHECK_EQ_INT(build("k_tail", 40, ka), 0);
+	dpath(dir, sizeof dir, "k_tail");
+	cpfile(cp, sizeof cp, dir);
+	keep_lines(cp, 1);
+	clock_ahead(AUDIT_UNSIGNED_MAX_S + 1);
+	CHECK_EQ_INT(verify("k_tail", ka, &rep), 1);
+	clock_ahead(0);
+	CHECK_HAS(rep, "checkpoints.jsonl: the last checkpoint signs seq 16 but the trail goes on "
+		       "to seq 40, unsigned for more than 3660 s");
+	free(rep);
+	rep = NULL;
+	/* the agent, opening it, signs the tail: then it verifies */
+	audit_t *a = NULL;
+	CHECK_EQ_INT(audit_open(dir, ka, &a, err0, sizeof err0), 0);
+	audit_close(a);
+	clock_ahead(AUDIT_UNSIGNED_MAX_S + 1);
+	CHECK_EQ_INT(verify("k_tail", ka, &rep), 0);
+	clock_ahead(0);
+	CHECK_HAS(rep, "40 records, 2 checkpoints: intact");
+	free(rep);
+	rep = NULL;
+	/* the last records cut together with their checkpoint: a valid prefix locally, caught
+	 * by a witness that kept the checkpoint */
+	CHECK_EQ_INT(build("k_cut", 40, ka), 0);
+	dpath(dir, sizeof dir, "k_cut");
+	cpfile(cp, sizeof cp, dir);
+	trail(p, sizeof p, dir);
+	char wit[600];
+	snprintf(wit, sizeof wit, "%s/witness.jsonl", tdir);
+	save_line(cp, -1, wit);
+	keep_lines(cp, 2);
+	keep_lines(p, 32);
+	CHECK_EQ_INT(verify("k_cut", ka, &rep), 0); /* what no local check can see */
+	free(rep);
+	rep = NULL;
+	CHECK_EQ_INT(verify_w("k_cut", wit, &rep), 1);
+	CHECK_HAS(rep, "witness line 1 (seq 40): the witness saw seq 40 but the local trail ends "
+		       "at seq 32: records were cut off the end");
+	free(rep);
+	rep = NULL;
+	/* a witness that is not one: a forged signature */
+	CHECK_EQ_INT(build("k_wf", 20, ka), 0);
+	char wf[600];
+	snprintf(wf, sizeof wf, "%s/witness-forged.jsonl", tdir);
+	FILE *f = fopen(wf, "w");
+	fprintf(f, "{\"head\":\"%s\",\"key_id\":\"ka\",\"seq\":3,\"sig\":\"%s%s\"}\n", ZEROS, ZEROS,
+		ZEROS);
+	fclose(f);
+	CHECK_EQ_INT(verify_w("k_wf", wf, &rep), 1);
+	CHECK_HAS(rep, "witness line 1 (seq 3): the signature does not verify under key `ka'");
+	free(rep);
+	rep = NULL;
+	snprintf(wf, sizeof wf, "%s/no-such-witness", tdir);
+	char err[256];
+	dpath(dir, sizeof dir, "k_wf");
+	CHECK_EQ_INT(audit_verify_witness(dir, ka, wf, NULL, err, sizeof err), -1);
+	CHECK(strstr(err, "cannot open the witness") != NULL);
+}
+
+/* Someone holding the key: a local rewrite verifies, the witness catches it. */
+static void test_key_holder_rewrite(void)
+{
+	char dir[512], cp[600], wit[600], *rep = NULL;
+	CHECK_EQ_INT(build("kh", 20, ka), 0);
+	dpath(dir, sizeof dir, "kh");
+	cpfile(cp, sizeof cp, dir);
+	snprintf(wit, sizeof wit, "%s/witness-kh.jsonl", tdir);
+	save_line(cp, -1, wit); /* the checkpoint the witness kept (seq 20) */
+	CHECK_EQ_INT(verify_w("kh", wit, &rep), 0);
+	CHECK_HAS(rep, "intact (extends the witness)");
+	free(rep);
+	rep = NULL;
+	/* the history rewritten with the key and re-signed by the agent's own code */
+	rewrite_from("kh", 4, 2);
+	CHECK_EQ_INT(truncate(cp, 0), 0);
+	/* a re-signing agent: its checkpoints would sign the rewrite, which does verify
+	 * locally (once the attacker removes the refusing audit_open from the picture, i.e.
+	 * signs with the key by hand); here: no checkpoints, the witness alone */
+	CHECK_EQ_INT(verify_w("kh", wit, &rep), 1);
+	CHECK_HAS(rep, "witness line 1 (seq 20): the witness saw another record seq 20 than "
+		       "audit.jsonl line 20: the trail was rewritten after the witness checkpoint");
+	free(rep);
+}
+
+/* The agent does not sign a trail that does not verify. */
+static void test_refuses_to_sign(void)
+{
+	char dir[512], cp[600], err[256], *rep = NULL;
+	audit_t *a = NULL;
+	CHECK_EQ_INT(build("refuse", 20, ka), 0);
+	append_forged("refuse", 1);
+	dpath(dir, sizeof dir, "refuse");
+	cpfile(cp, sizeof cp, dir);
+	int before = count_lines(cp);
+	CHECK_EQ_INT(audit_open(dir, ka, &a, err, sizeof err), 0);
+	CHECK(audit_append(a, "token_added", json_pack("{s:s}", "name", "x"), err, sizeof err) ==
+	      22); /* the record itself is kept */
+	CHECK_EQ_INT(audit_checkpoint(a, err, sizeof err), -1);
+	CHECK(strstr(err, "refusing to sign a checkpoint") != NULL);
+	audit_close(a);
+	CHECK_EQ_INT(count_lines(cp), before);
+	CHECK_EQ_INT(verify("refuse", ka, &rep), 1);
+	CHECK_HAS(rep, "line 21 (seq 21): an unkeyed (legacy SHA-256) record");
+	free(rep);
+}
+
+/* A trail of the old format (unkeyed SHA-256 records) verifies with a statement, and the keyed
+ * records the agent appends after it continue it. */
+static void test_legacy_trail(void)
+{
+	char dir[512], p[600], cp[600], err[256], *rep = NULL;
+	audit_t *a = NULL;
+	CHECK_EQ_INT(build("legacy", 10, ka), 0);
+	rewrite_from("legacy", 0, 1); /* as written by the old version */
+	dpath(dir, sizeof dir, "legacy");
+	cpfile(cp, sizeof cp, dir);
+	trail(p, sizeof p, dir);
+	/* its checkpoint, signed as the old version did (same message, same key) */
+	char **l, head[65], msg[256], sighex[129];
+	int n = read_lines(p, &l);
+	member(l[n - 1], "hash", head, sizeof head);
+	free_lines(l, n);
+	uint8_t seed[32], sig[64];
+	size_t slen = 64;
+	CHECK_EQ_INT(keys_subkey(ka, KEYS_PURPOSE_AUDIT, seed), 0);
+	EVP_PKEY *pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
+	int mlen = snprintf(msg, sizeof msg, "ringcap audit checkpoint v1\n10\n%s", head);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	CHECK(EVP_DigestSignInit(ctx, NULL, NULL, NULL, pk) == 1 &&
+	      EVP_DigestSign(ctx, sig, &slen, (const uint8_t *)msg, (size_t)mlen) == 1);
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(pk);
+	for (int i = 0; i < 64; i++)
+		snprintf(sighex + 2 * i, 3, "%02x", sig[i]);
+	FILE *f = fopen(cp, "w");
+	fprintf(f, "{\"head\":\"%s\",\"key_id\":\"ka\",\"seq\":10,\"sig\":\"%s\"}\n", head, sighex);
+	fclose(f);
+	CHECK_EQ_INT(verify("legacy", ka, &rep), 0);
+	CHECK_HAS(rep, "note: 10 records (up to seq 10) are in the legacy format (unkeyed SHA-256 "
+		       "chain)");
+	CHECK_HAS(rep, "10 records, 1 checkpoint: intact (10 legacy)");
+	free(rep);
+	rep = NULL;
+	/* the agent goes on with keyed records */
+	CHECK_EQ_INT(audit_open(dir, ka, &a, err, sizeof err), 0);
+	CHECK(audit_append(a, "token_added", NULL, err, sizeof err) == 11);
+	audit_close(a);
+	CHECK_EQ_INT(count_lines(cp), 2);
+	CHECK_EQ_INT(verify("legacy", ka, &rep), 0);
+	CHECK_HAS(rep, "11 records, 2 checkpoints: intact (10 legacy)");
+	free(rep);
+}
+
 static void test_empty_and_missing(void)
 {
 	char dir[512], p[600], *rep = NULL;
@@ -899,6 +1245,10 @@ int main(void)
 	RUN(test_schedule_and_clock);
 	RUN(test_fields);
 	RUN(test_empty_and_missing);
+	RUN(test_keyless_attacks);
+	RUN(test_key_holder_rewrite);
+	RUN(test_refuses_to_sign);
+	RUN(test_legacy_trail);
 	keys_free(ka);
 	keys_free(ka_wrong);
 	keys_free(krot);
