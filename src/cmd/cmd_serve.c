@@ -27,6 +27,7 @@
 #include "outputs/flow_json.h"
 #include "api/httpd.h"
 #include "vault/keys.h"
+#include "base/files.h"
 #include "base/log.h"
 #include "vault/store.h"
 #include "vault/tokens.h"
@@ -470,7 +471,7 @@ int cmd_token_main(int argc, char **argv)
 		log_info("token `%s' revoked", name);
 		return 0;
 	}
-	if (mkdir(s.outdir, 0755) != 0 && errno != EEXIST) {
+	if (files_mkdirs(s.outdir) != 0) {
 		log_err("cannot create folder `%s': %s", s.outdir, strerror(errno));
 		return 1;
 	}

@@ -24,6 +24,7 @@
 #include "vault/audit.h"
 #include "export/export.h"
 #include "outputs/flow_json.h"
+#include "base/files.h"
 #include "base/log.h"
 #include "outputs/pcapw.h"
 
@@ -111,58 +112,16 @@ int export_parse_credentials(const char *text, size_t len, const char *path, cha
 static int load_credentials(const char *path, struct export_config *c, char *err, size_t errlen)
 {
 	char buf[CRED_FILE_MAX + 1];
-	struct stat st;
-	ssize_t n;
 	size_t len = 0;
 	int ret = -1;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		if (errno == ELOOP)
-			set_err(err, errlen, "S3_CREDENTIALS_FILE `%s' is a symbolic link: refused "
-				"(give the file itself)", path);
-		else
-			set_err(err, errlen, "cannot open S3_CREDENTIALS_FILE `%s': %s", path,
-				strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0) {
-		set_err(err, errlen, "cannot stat S3_CREDENTIALS_FILE `%s': %s", path, strerror(errno));
+
+	if (files_read_secret("S3_CREDENTIALS_FILE", path, geteuid(), buf, sizeof buf, &len, err,
+			      errlen) != 0)
 		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		set_err(err, errlen, "S3_CREDENTIALS_FILE `%s' is not a regular file: refused", path);
-		goto out;
-	}
-	if (st.st_uid != geteuid()) {
-		set_err(err, errlen, "S3_CREDENTIALS_FILE `%s' is owned by uid %u, not by this user "
-			"(uid %u): refused", path, (unsigned)st.st_uid, (unsigned)geteuid());
-		goto out;
-	}
-	if (st.st_mode & 077) {
-		set_err(err, errlen, "S3_CREDENTIALS_FILE `%s' has mode %04o: group or others may "
-			"read it, refused (chmod 600 it)", path, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			set_err(err, errlen, "cannot read S3_CREDENTIALS_FILE `%s': %s", path,
-				strerror(errno));
-			goto out;
-		}
-		len += (size_t)n;
-	}
-	if (len >= CRED_FILE_MAX) {
-		set_err(err, errlen, "S3_CREDENTIALS_FILE `%s' is larger than %d bytes", path,
-			CRED_FILE_MAX);
-		goto out;
-	}
 	ret = export_parse_credentials(buf, len, path, c->access_key, sizeof c->access_key,
 				       c->secret_key, sizeof c->secret_key, err, errlen);
 out:
 	OPENSSL_cleanse(buf, sizeof buf);
-	close(fd);
 	return ret;
 }
 

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/files.h"
 #include "base/log.h"
 
 #define FLOW_LOG_BATCH (256 * 1024)	   /* normal write size */
@@ -344,7 +345,7 @@ flow_log_t *flow_log_open(const char *path, char *err, size_t errlen)
 	l->buf = malloc(FLOW_LOG_PENDING_MAX);
 	if (!l->path || !l->buf)
 		goto nomem;
-	l->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	l->fd = files_create_at(AT_FDCWD, path, O_WRONLY | O_APPEND);
 	if (l->fd < 0 || fstat(l->fd, &st) != 0) {
 		e = errno;
 		if (err && errlen)

@@ -11,6 +11,7 @@
 #include "outputs/pcapfile.h"
 
 #include "base/clock.h"
+#include "base/files.h"
 #include "base/fdio.h"
 
 #include <errno.h>
@@ -298,7 +299,7 @@ pcapfile_t *pcapfile_create(const char *path, const struct pcapfile_opts *o, cha
 			 f->bufsize);
 		goto out;
 	}
-	f->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	f->fd = files_create_at(AT_FDCWD, path, O_WRONLY | O_EXCL);
 	if (f->fd < 0) {
 		saved = errno;
 		snprintf(err, errlen, "cannot create `%s': %s", path, strerror(saved));

@@ -17,6 +17,7 @@
  */
 #include "outputs/pcapng.h"
 
+#include "base/files.h"
 #include "base/fdio.h"
 
 #include "outputs/pcapfile.h"
@@ -236,7 +237,7 @@ pcapng_t *pcapng_create(const char *path, const struct pcapng_opts *o, char *err
 			 f->bufsize);
 		goto out;
 	}
-	f->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	f->fd = files_create_at(AT_FDCWD, path, O_WRONLY | O_EXCL);
 	if (f->fd < 0) {
 		saved = errno;
 		snprintf(err, errlen, "cannot create `%s': %s", path, strerror(saved));

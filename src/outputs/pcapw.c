@@ -12,6 +12,7 @@
 #include "outputs/pcapw.h"
 
 #include "base/clock.h"
+#include "base/files.h"
 #include "base/log.h"
 #include "outputs/pcapfile.h"
 
@@ -567,7 +568,7 @@ void pcapw_stats(const pcapw_t *w, struct pcapw_stats *st)
 	st->files_repaired = w->files_repaired;
 }
 
-/* mkdir -p with mode 0755. Returns 0 or -errno. */
+/* mkdir -p with the private folder mode (files_dir_mode()). Returns 0 or -errno. */
 static int pcapw_mkdirs(const char *dir)
 {
 	char p[PATH_MAX];
@@ -580,7 +581,7 @@ static int pcapw_mkdirs(const char *dir)
 			continue;
 		char c = p[i];
 		p[i] = '\0';
-		if (mkdir(p, 0755) != 0 && errno != EEXIST)
+		if (files_mkdir(p) != 0)
 			return -errno;
 		p[i] = c;
 	}

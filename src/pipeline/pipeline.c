@@ -14,6 +14,7 @@
 #include "outputs/flow.h"
 #include "outputs/flow_json.h"
 #include "outputs/flowsink.h"
+#include "base/files.h"
 #include "base/log.h"
 #include "recorder/incident.h"
 #include "outputs/pcapw.h"
@@ -64,7 +65,7 @@ static void emit_flow(void *ctx, const struct flow_record *r)
 
 static int make_dir(const char *path, char *err, size_t errlen)
 {
-	if (mkdir(path, 0755) == 0 || errno == EEXIST) {
+	if (files_mkdir(path) == 0) {
 		struct stat sb;
 		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
 			return 0;

@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "outputs/flow_json.h"
+#include "base/files.h"
 #include "base/log.h"
 #include "outputs/pcapfile.h"
 #include "outputs/pcapng.h"
@@ -106,39 +107,15 @@ static void sync_dir(incidents_t *s)
 		log_warn("cannot fsync folder `%s': %s", s->dir, strerror(errno));
 }
 
-/* Writes text to DIR/name through a temporary file and rename. Returns 0 or -1 (logged). */
+/* Writes text to DIR/name through an exclusive temporary file and rename. Returns 0 or -1
+ * (logged). */
 static int write_whole(incidents_t *s, const char *name, const char *text, int do_sync)
 {
-	char tmp[96];
-	snprintf(tmp, sizeof tmp, ".%s.tmp", name);
-	int fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		log_warn("cannot write `%s/%s': %s", s->dir, tmp, strerror(errno));
+	char err[512];
+	if (files_replace_at(s->dirfd, name, text, strlen(text), do_sync, err, sizeof err) != 0) {
+		log_warn("`%s': %s", s->dir, err);
 		return -1;
 	}
-	size_t len = strlen(text), off = 0;
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			log_warn("cannot write `%s/%s': %s", s->dir, tmp, strerror(n < 0 ? errno : EIO));
-			close(fd);
-			unlinkat(s->dirfd, tmp, 0);
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	if (do_sync && fsync(fd) != 0)
-		log_warn("cannot fsync `%s/%s': %s", s->dir, tmp, strerror(errno));
-	close(fd);
-	if (renameat(s->dirfd, tmp, s->dirfd, name) != 0) {
-		log_warn("cannot rename `%s/%s': %s", s->dir, tmp, strerror(errno));
-		unlinkat(s->dirfd, tmp, 0);
-		return -1;
-	}
-	if (do_sync)
-		sync_dir(s);
 	return 0;
 }
 
@@ -433,8 +410,7 @@ static struct cap *cap_start(incidents_t *s, int manual, int64_t start_ns, char 
 	}
 	char name[48];
 	snprintf(name, sizeof name, "%ld.rates.jsonl", c->id);
-	c->rates_fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-			     0644);
+	c->rates_fd = files_create_at(s->dirfd, name, O_WRONLY | O_TRUNC | O_APPEND);
 	if (c->rates_fd < 0)
 		log_warn("cannot create `%s/%s': %s", s->dir, name, strerror(errno));
 	s->open++;
@@ -866,7 +842,7 @@ incidents_t *incidents_new(const struct incidents_config *cfg, char *err, size_t
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (mkdir(s->dir, 0755) != 0 && errno != EEXIST) {
+	if (files_mkdirs(s->dir) != 0) {
 		snprintf(err, errlen, "cannot create folder `%s': %s", s->dir, strerror(errno));
 		goto fail;
 	}

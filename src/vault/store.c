@@ -19,6 +19,7 @@
 #include "outputs/flow_json.h"
 #include "recorder/incident.h"
 #include "base/clock.h"
+#include "base/files.h"
 #include "base/log.h"
 #include "vault/store.h"
 
@@ -130,32 +131,15 @@ static void sync_incdir(store_t *s)
 		log_debug("fsync of `%s': %s", s->incdir, strerror(errno));
 }
 
-/* Writes DIR/incidents/name whole: temporary file, (fsync), rename. Returns 0 or -1 (logged). */
+/* Writes DIR/incidents/name whole: exclusive temporary file (the pid in its name: `ringcap
+ * export' may rewrite ID.json while the agent does), (fsync), rename. Returns 0 or -1 (logged). */
 static int write_whole(store_t *s, const char *name, const char *text, int do_sync)
 {
-	char tmp[112];
-	size_t len = strlen(text);
-	/* the pid in the name: `ringcap export' may rewrite ID.json while the agent does */
-	snprintf(tmp, sizeof tmp, ".%s.%ld.tmp", name, (long)getpid());
-	int fd = openat(s->incfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		log_warn("cannot create `%s/%s': %s", s->incdir, tmp, strerror(errno));
+	char err[512];
+	if (files_replace_at(s->incfd, name, text, strlen(text), do_sync, err, sizeof err) != 0) {
+		log_warn("`%s': %s", s->incdir, err);
 		return -1;
 	}
-	ssize_t n = write(fd, text, len);
-	int e = n == (ssize_t)len ? 0 : n < 0 ? errno : ENOSPC;
-	if (!e && do_sync && fsync(fd) != 0)
-		e = errno;
-	close(fd);
-	if (!e && renameat(s->incfd, tmp, s->incfd, name) != 0)
-		e = errno;
-	if (e) {
-		log_warn("cannot write `%s/%s': %s", s->incdir, name, strerror(e));
-		unlinkat(s->incfd, tmp, 0);
-		return -1;
-	}
-	if (do_sync)
-		sync_incdir(s);
 	return 0;
 }
 
@@ -837,12 +821,12 @@ store_t *store_open(const struct store_config *c, char *err, size_t errlen)
 		set_err(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (mkdir(s->dir, 0755) != 0 && errno != EEXIST) {
+	if (files_mkdirs(s->dir) != 0) {
 		set_err(err, errlen, "cannot create folder `%s': %s", s->dir, strerror(errno));
 		goto fail;
 	}
 	snprintf(s->incdir, sizeof s->incdir, "%s/%s", s->dir, incidents_subdir());
-	if (mkdir(s->incdir, 0755) != 0 && errno != EEXIST) {
+	if (files_mkdir(s->incdir) != 0) {
 		set_err(err, errlen, "cannot create folder `%s': %s", s->incdir, strerror(errno));
 		goto fail;
 	}
