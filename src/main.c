@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd/cmd.h"
 #include "capture/source.h"
@@ -53,6 +54,9 @@ static int cmd_version_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* nothing the agent creates is for other users; files that a group may read get their mode
+	   explicitly (base/files.c) */
+	umask(077);
 	if (argc < 2) {
 		cmd_help_main(argc, argv);
 		return EXIT_USAGE;

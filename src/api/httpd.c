@@ -27,6 +27,7 @@
 
 #include "base/clock.h"
 #include "base/config.h"
+#include "base/files.h"
 #include "api/ctl.h"
 #include "api/guard.h"
 #include "outputs/flow_json.h"
@@ -1946,7 +1947,6 @@ static void bound_name(int fd, char *out, size_t len, int *wildcard, unsigned *p
 /* DIR/http.json, written whole. */
 static int write_info(httpd_t *h, char *err, size_t errlen)
 {
-	char tmp[PATH_MAX + 64];
 	json_t *o = json_pack("{s:s,s:s,s:I}", "listen", h->listen, "public_url", h->public_url,
 			      "pid", (json_int_t)getpid());
 	char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -1955,20 +1955,19 @@ static int write_info(httpd_t *h, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", h->info_path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	int ok = fd >= 0;
-	if (ok) {
-		size_t n = strlen(t);
-		ok = write(fd, t, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
-		ok = close(fd) == 0 && ok;
-	}
-	free(t);
-	if (!ok || rename(tmp, h->info_path) != 0) {
-		snprintf(err, errlen, "cannot write `%s': %s", h->info_path, strerror(errno));
-		unlink(tmp);
+	size_t n = strlen(t);
+	char *line = realloc(t, n + 2);
+	if (!line) {
+		free(t);
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	int rc = files_replace_at(AT_FDCWD, h->info_path, line, n + 1, 1, err, errlen);
+	free(line);
+	if (rc != 0)
+		return -1;
 	h->info_written = 1;
 	return 0;
 }

@@ -348,3 +348,54 @@ int files_check_dir(const char *path, uid_t uid, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+int files_prepare_dir(const char *path, uid_t uid, const char *const *subdirs, char *err,
+		      size_t errlen)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	mode_t want = files_dir_mode();
+
+	if (files_mkdirs(path) != 0) {
+		set_err(err, errlen, "cannot create the output folder `%s': %s", path,
+			strerror(errno));
+		return -1;
+	}
+	if (files_check_dir(path, uid, err, errlen) != 0)
+		return -1;
+	for (size_t i = 0; subdirs && subdirs[i]; i++) {
+		if ((size_t)snprintf(p, sizeof p, "%s/%s", path, subdirs[i]) >= sizeof p) {
+			set_err(err, errlen, "output folder name too long: `%s'", path);
+			return -1;
+		}
+		if (lstat(p, &st) != 0) {
+			if (errno == ENOENT)
+				continue;
+			set_err(err, errlen, "cannot stat `%s': %s", p, strerror(errno));
+			return -1;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			set_err(err, errlen, "`%s' is a symbolic link: refused (the agent's folders "
+				"must be real folders under the output folder)", p);
+			return -1;
+		}
+		if (check_one(p, uid, 1, err, errlen) != 0)
+			return -1;
+	}
+	/* folders of older versions (0755) become private: files inside are then out of reach */
+	for (size_t i = 0; i == 0 || (subdirs && subdirs[i - 1]); i++) {
+		const char *q = path;
+		if (i > 0) {
+			snprintf(p, sizeof p, "%s/%s", path, subdirs[i - 1]);
+			q = p;
+		}
+		if (stat(q, &st) != 0)
+			continue;
+		if ((st.st_mode & 0777 & ~want) && chmod(q, want) != 0) {
+			set_err(err, errlen, "cannot make `%s' private (mode %04o): %s", q,
+				(unsigned)want, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}

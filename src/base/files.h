@@ -59,4 +59,12 @@ int files_read_secret(const char *what, const char *path, uid_t uid, char *buf, 
  * same way, except that sticky folders (/tmp) are allowed as parents. Returns 0 or -1. */
 int files_check_dir(const char *path, uid_t uid, char *err, size_t errlen);
 
+/* Creates the output folder path (private mode) when missing, refuses it as files_check_dir()
+ * does, refuses each existing subfolder named in the NULL-terminated list (e.g. "pcaps") that is
+ * a link, owned by another user or writable by others, and takes group/other bits beyond the
+ * private folder mode off path and those subfolders (folders left by older versions). Returns 0
+ * or -1 (text in err, with how to fix it). */
+int files_prepare_dir(const char *path, uid_t uid, const char *const *subdirs, char *err,
+		      size_t errlen);
+
 #endif

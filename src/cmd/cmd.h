@@ -20,4 +20,11 @@ int cmd_keys_main(int argc, char **argv);  /* cmd_vault.c */
 int cmd_retention_main(int argc, char **argv); /* cmd_vault.c */
 int cmd_export_main(int argc, char **argv);    /* cmd_export.c */
 
+/*
+ * Makes the output folder ready for the agent (cmd_run.c): created private when missing, refused
+ * with how to fix it when another user could write it or plant links in it, group set from
+ * --group (NULL: owner only). Logs and returns -1 on refusal (exit EXIT_USAGE), else 0.
+ */
+int cmd_prepare_outdir(const char *dir, const char *group);
+
 #endif

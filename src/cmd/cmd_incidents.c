@@ -21,6 +21,7 @@
 #include "base/config.h"
 #include "api/ctl.h"
 #include "base/fdio.h"
+#include "base/files.h"
 #include "recorder/incident.h"
 #include "base/log.h"
 #include "vault/store.h"
@@ -304,10 +305,10 @@ static int decrypt_pcap(const struct inc_settings *s, long id)
 		log_err("%s", err);
 		goto out;
 	}
-	snprintf(tmp, sizeof tmp, "%s.tmp", s->wfile);
-	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* an exclusive temporary name in FILE's folder: a link planted there is not followed */
+	out = files_create_tmp(AT_FDCWD, s->wfile, tmp, sizeof tmp);
 	if (out < 0) {
-		log_err("cannot write `%s': %s", tmp, strerror(errno));
+		log_err("cannot create a temporary file for `%s': %s", s->wfile, strerror(errno));
 		goto out;
 	}
 	sc.fd = out;
@@ -322,15 +323,10 @@ static int decrypt_pcap(const struct inc_settings *s, long id)
 			incidents_subdir(), inc.file.name, err);
 		goto out;
 	}
-	if (fsync(out) != 0 || close(out) != 0) {
-		out = -1;
-		log_err("cannot write `%s': %s", tmp, strerror(errno));
-		goto out;
-	}
+	int cr = files_commit_tmp(AT_FDCWD, out, tmp, s->wfile, 1);
 	out = -1;
-	if (rename(tmp, s->wfile) != 0) {
-		log_err("cannot rename `%s' to `%s': %s", tmp, s->wfile, strerror(errno));
-		unlink(tmp);
+	if (cr != 0) {
+		log_err("cannot write `%s': %s", s->wfile, strerror(errno));
 		goto out;
 	}
 	EVP_DigestFinal_ex(sc.md, md, &mdlen);
@@ -391,10 +387,9 @@ static int export_pcap(const struct inc_settings *s, long id)
 		log_err("cannot read the capture of incident %ld, `%s': %s", id, src, strerror(errno));
 		goto out;
 	}
-	snprintf(tmp, sizeof tmp, "%s.tmp", s->wfile);
-	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	out = files_create_tmp(AT_FDCWD, s->wfile, tmp, sizeof tmp);
 	if (out < 0) {
-		log_err("cannot write `%s': %s", tmp, strerror(errno));
+		log_err("cannot create a temporary file for `%s': %s", s->wfile, strerror(errno));
 		goto out;
 	}
 	char buf[1 << 16];
@@ -408,19 +403,15 @@ static int export_pcap(const struct inc_settings *s, long id)
 		}
 		if (n == 0)
 			break;
-		if (write(out, buf, (size_t)n) != n) {
+		if (files_write_all(out, buf, (size_t)n) != 0) {
 			log_err("cannot write `%s': %s", tmp, strerror(errno));
 			goto out;
 		}
 	}
-	if (fsync(out) != 0 || close(out) != 0) {
-		out = -1;
-		log_err("cannot write `%s': %s", tmp, strerror(errno));
-		goto out;
-	}
+	int cr = files_commit_tmp(AT_FDCWD, out, tmp, s->wfile, 1);
 	out = -1;
-	if (rename(tmp, s->wfile) != 0) {
-		log_err("cannot rename `%s' to `%s': %s", tmp, s->wfile, strerror(errno));
+	if (cr != 0) {
+		log_err("cannot write `%s': %s", s->wfile, strerror(errno));
 		goto out;
 	}
 	ret = 0;

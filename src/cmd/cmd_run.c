@@ -10,11 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "cmd/cmd.h"
 #include "base/config.h"
+#include "base/files.h"
 #include "api/ctl.h"
 #include "recorder/detect.h"
 #include "export/export.h"
@@ -37,7 +40,7 @@ struct run_settings {
 	int64_t ring_age_ns, resolve_ns;
 	int incident_format;
 	uint64_t th_pps, th_mbps, th_syn, th_udp, th_icmp, th_host_pps, th_host_mbps;
-	const char *http, *public_url;
+	const char *http, *public_url, *group;
 	double retention_days;
 	uint32_t url_ttl;
 	struct export_settings s3;
@@ -50,6 +53,9 @@ static const struct cfg_opt run_opts[] = {
 	  "read a pcap/pcapng file as if it were live traffic ('-' for stdin)" },
 	{ NULL, "output", 'o', CFG_STR, OFF(outdir), 0, 0, NULL, "DIR",
 	  "write everything under DIR (default ./output)" },
+	{ "RINGCAP_GROUP", "group", 0, CFG_STR, OFF(group), 0, 0, NULL, "GROUP",
+	  "let GROUP read the continuous files and captures (0640 files, 0750 folders; default: "
+	  "owner only)" },
 	{ NULL, "snaplen", 's', CFG_U32, OFF(snaplen), 1, 262144, NULL, "BYTES",
 	  "bytes kept per packet (default 262144)" },
 	{ NULL, "buffer-size", 'B', CFG_U32, OFF(buffer_mb), 1, 4096, NULL, "MB",
@@ -483,6 +489,25 @@ static int load_settings(struct run_settings *s, int argc, char **argv, int *res
 	return 0;
 }
 
+int cmd_prepare_outdir(const char *dir, const char *group)
+{
+	static const char *const folders[] = {"pcaps", "incidents", "audit", NULL};
+	char err[PATH_MAX + 512];
+	if (group && *group) {
+		gid_t gid;
+		if (files_parse_group(group, &gid, err, sizeof err) != 0) {
+			log_err("invalid --group: %s", err);
+			return -1;
+		}
+		files_set_group(gid);
+	}
+	if (files_prepare_dir(dir, geteuid(), folders, err, sizeof err) != 0) {
+		log_err("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_run_main(int argc, char **argv)
 {
 	int ret = EXIT_USAGE, rest = 0, help = 0;
@@ -558,6 +583,12 @@ int cmd_run_main(int argc, char **argv)
 	} else if (rc != 0) {
 		log_err("%s", err);
 		ret = rc == SOURCE_EFILTER ? EXIT_USAGE : 1;
+		goto out;
+	}
+
+	/* after the source (a bad filter or interface writes nothing), before anything is written */
+	if (cmd_prepare_outdir(s.outdir, s.group) != 0) {
+		ret = EXIT_USAGE;
 		goto out;
 	}
 

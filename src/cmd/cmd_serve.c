@@ -37,7 +37,7 @@
 #define TTL_MAX (86400 * 7)
 
 struct serve_settings {
-	const char *outdir, *http, *public_url, *role;
+	const char *outdir, *http, *public_url, *role, *group;
 	double retention_days;
 	uint32_t url_ttl;
 	int verbose, quiet, json, s3;
@@ -48,6 +48,8 @@ struct serve_settings {
 static const struct cfg_opt serve_opts[] = {
     {NULL, "output", 'o', CFG_STR, OFF(outdir), 0, 0, NULL, "DIR",
      "the evidence folder to serve (default ./output)"},
+    {"RINGCAP_GROUP", "group", 0, CFG_STR, OFF(group), 0, 0, NULL, "GROUP",
+     "let GROUP read what the server writes (0640/0750; default: owner only)"},
     {"RINGCAP_HTTP", "http", 0, CFG_STR, OFF(http), 0, 0, NULL, "ADDR:PORT",
      "listen on ADDR:PORT, [V6ADDR]:PORT or :PORT (all addresses); port 0 picks a free "
      "one (default 127.0.0.1:8080)"},
@@ -134,6 +136,8 @@ int cmd_serve_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (cmd_prepare_outdir(s.outdir, s.group) != 0)
+		return EXIT_USAGE;
 	/* the worker seals leftovers and sweeps retention hourly; serve captures nothing */
 	struct store_config sc = {
 	    .dir = s.outdir, .retention_ns = (int64_t)(s.retention_days * DAY_NS), .worker = 1};

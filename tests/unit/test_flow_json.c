@@ -299,7 +299,7 @@ static void test_flow_log_roundtrip(void)
 	CHECK(l != NULL);
 	if (!l)
 		return;
-	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0644);
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600); /* private: never readable by others */
 	for (i = 0; i < 3; i++) {
 		n = (size_t)snprintf(line, sizeof line, "{\"n\":%d}\n", i);
 		flow_log_append(l, line, n);
