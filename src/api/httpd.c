@@ -983,7 +983,13 @@ static void post_capture(struct call *c)
 	json_t *o = json_loads(reply, 0, &jerr);
 	if (!json_is_object(o) || !json_is_true(json_object_get(o, "ok"))) {
 		const char *m = json_string_value(json_object_get(o, "error"));
-		reply_error(c->rs, 409, "the agent refused: %s", m ? m : "no reason given");
+		const char *why = json_string_value(json_object_get(o, "refused"));
+		if (why && strcmp(why, "busy") == 0) {
+			/* the manual captures allowed at once are running: ask again later */
+			reply_error(c->rs, 429, "the agent refused: %s", m);
+			add_header(c->rs, "Retry-After", "%d", 10);
+		} else
+			reply_error(c->rs, 409, "the agent refused: %s", m ? m : "no reason given");
 		json_decref(o);
 		return;
 	}

@@ -37,6 +37,7 @@ struct run_settings {
 	int64_t flow_idle_ns, flow_active_ns;
 	const char *config_file;
 	uint32_t ring_packets, ring_mb, window_ms, incident_max_packets;
+	struct manual_limits manual;
 	int64_t ring_age_ns, resolve_ns;
 	int incident_format;
 	uint64_t th_pps, th_mbps, th_syn, th_udp, th_icmp, th_host_pps, th_host_mbps;
@@ -104,6 +105,13 @@ static const struct cfg_opt run_opts[] = {
 	  "S", "an incident resolves after S seconds below every threshold (default 30)" },
 	{ "INCIDENT_MAX_PACKETS", "incident-max-packets", 0, CFG_U32, OFF(incident_max_packets), 1,
 	  100000000, NULL, "N", "packets kept per incident capture, ring included (default 10000)" },
+	{ "MANUAL_MAX_OPEN", "manual-max-open", 0, CFG_U32, OFF(manual.max_open), 1,
+	  INCIDENT_MAX_OPEN - 1, NULL, "N",
+	  "manual captures running at once (default 2; one slot is always kept for incidents)" },
+	{ "MANUAL_MAX_PACKETS", "manual-max-packets", 0, CFG_U32, OFF(manual.max_packets), 1, 1000000,
+	  NULL, "N", "packets one manual capture may ask for (default 100000)" },
+	{ "MANUAL_MAX_SECONDS", "manual-max-seconds", 0, CFG_U32, OFF(manual.max_seconds), 1, 3600,
+	  NULL, "S", "seconds one manual capture may ask for (default 600)" },
 	{ "INCIDENT_FORMAT", "incident-format", 0, CFG_CHOICE, OFF(incident_format), 0, 0,
 	  "pcap|pcapng", "pcap|pcapng", "format of incident captures (default pcap)" },
 	{ "RETENTION_DAYS", "retention-days", 0, CFG_DOUBLE, OFF(retention_days), 0, 36500, NULL,
@@ -288,7 +296,10 @@ bad_value:
 		}
 		long id = pipeline_manual_capture(r->pl, seconds, packets, err, sizeof err);
 		if (id < 0)
-			o = json_pack("{s:b,s:s}", "ok", 0, "error", err);
+			o = json_pack("{s:b,s:s,s:s?}", "ok", 0, "error", err, "refused",
+				      id == INCIDENT_EBUSY    ? "busy"
+				      : id == INCIDENT_ELIMIT ? "limit"
+							      : NULL);
 		else {
 			audit_capture(r, id, actor, client, seconds, packets);
 			o = json_pack("{s:b,s:I,s:f,s:I}", "ok", 1, "id", (json_int_t)id, "seconds",
@@ -479,6 +490,8 @@ static int load_settings(struct run_settings *s, int argc, char **argv, int *res
 			 s->window_ms);
 		return -1;
 	}
+	if (manual_limits_check(&s->manual, err, errlen) != 0)
+		return -1;
 	if (!s->ring_age_ns && s->ring_packets > s->incident_max_packets) {
 		snprintf(err, errlen,
 			 "--ring-packets %u is more than --incident-max-packets %u: the ring must fit "
@@ -609,6 +622,7 @@ int cmd_run_main(int argc, char **argv)
 		.ring_budget = (uint64_t)s.ring_mb * 1000 * 1000,
 		.incident_max_packets = s.incident_max_packets,
 		.incident_pcapng = s.incident_format == 1,
+		.manual = s.manual,
 		.source_name = s.iface ? s.iface : s.file,
 		.stats_only = stats_only,
 		.no_recorder = s.no_recorder,

@@ -102,6 +102,7 @@ pipeline_t *pipeline_new(const struct pipeline_config *cfg, char *err, size_t er
 		.max_packets = cfg->incident_max_packets,
 		.source = cfg->source_name,
 		.stats_only = cfg->stats_only,
+		.manual = cfg->manual,
 	};
 	p->inc = incidents_new(&ic, err, errlen);
 	if (!p->inc)

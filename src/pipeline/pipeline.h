@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "recorder/detect.h"
+#include "recorder/incident.h"
 
 struct pcap_pkthdr;
 typedef struct pipeline pipeline_t;
@@ -40,6 +41,7 @@ struct pipeline_config {
 	struct detect_config detect;
 	uint32_t incident_max_packets;
 	int incident_pcapng;
+	struct manual_limits manual; /* manual captures (zeroes: defaults) */
 	const char *source_name;
 	int stats_only;            /* no packets: interface counters only (pipeline_counts) */
 	int no_recorder;           /* no ring and no detector (to measure their cost) */

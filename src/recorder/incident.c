@@ -510,9 +510,28 @@ long incidents_open(incidents_t *s, const struct incident_trigger *t, const ring
 	return c->id;
 }
 
+int manual_limits_check(struct manual_limits *m, char *err, size_t errlen)
+{
+	if (!m->max_open)
+		m->max_open = MANUAL_DEFAULT_MAX_OPEN;
+	if (!m->max_packets)
+		m->max_packets = MANUAL_DEFAULT_MAX_PACKETS;
+	if (!m->max_seconds)
+		m->max_seconds = MANUAL_DEFAULT_MAX_SECONDS;
+	if (m->max_open > INCIDENT_MAX_OPEN - 1) {
+		snprintf(err, errlen,
+			 "invalid MANUAL_MAX_OPEN `%u': at most %d manual captures can run at once "
+			 "(one of the %d capture slots is kept for automatic incidents)",
+			 m->max_open, INCIDENT_MAX_OPEN - 1, INCIDENT_MAX_OPEN);
+		return -1;
+	}
+	return 0;
+}
+
 long incidents_manual(incidents_t *s, int64_t now_ns, int64_t dur_ns, uint32_t max_packets,
 		      char *err, size_t errlen)
 {
+	const struct manual_limits *m = &s->cfg.manual;
 	if (s->cfg.stats_only) {
 		snprintf(err, errlen, "no capture in statistics-only mode (no permission to capture)");
 		return -1;
@@ -520,6 +539,23 @@ long incidents_manual(incidents_t *s, int64_t now_ns, int64_t dur_ns, uint32_t m
 	if (dur_ns <= 0 || max_packets == 0) {
 		snprintf(err, errlen, "a capture needs seconds > 0 and packets > 0");
 		return -1;
+	}
+	if (max_packets > m->max_packets || dur_ns > (int64_t)m->max_seconds * NS_PER_S) {
+		snprintf(err, errlen,
+			 "a manual capture may take at most %" PRIu32 " packets and %" PRIu32
+			 " seconds on this agent (MANUAL_MAX_PACKETS, MANUAL_MAX_SECONDS)",
+			 m->max_packets, m->max_seconds);
+		return INCIDENT_ELIMIT;
+	}
+	uint32_t running = 0;
+	for (int i = 0; i < INCIDENT_MAX_OPEN; i++)
+		running += s->caps[i].used && s->caps[i].manual;
+	if (running >= m->max_open) {
+		snprintf(err, errlen,
+			 "%" PRIu32 " manual captures are running already, the most this agent allows "
+			 "at once (MANUAL_MAX_OPEN); try again when one has ended",
+			 running);
+		return INCIDENT_EBUSY;
 	}
 	struct cap *c = cap_start(s, 1, now_ns, err, errlen);
 	if (!c)
@@ -833,6 +869,10 @@ incidents_t *incidents_new(const struct incidents_config *cfg, char *err, size_t
 		return NULL;
 	}
 	s->cfg = *cfg;
+	if (manual_limits_check(&s->cfg.manual, err, errlen) != 0) {
+		free(s);
+		return NULL;
+	}
 	s->dirfd = -1;
 	s->auto_idx = -1;
 	for (int i = 0; i < INCIDENT_MAX_OPEN; i++)

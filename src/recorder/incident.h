@@ -48,6 +48,27 @@ struct incident_sink {
 
 #define INCIDENT_MAX_OPEN 4 /* captures open at once: the automatic one and manual ones */
 
+/*
+ * What operators may start by hand, per agent: manual captures never take the slot kept for the
+ * automatic incident (so at most INCIDENT_MAX_OPEN - 1 run at once), and each is bounded in
+ * packets and seconds. Zeroes take the defaults below.
+ */
+struct manual_limits {
+	uint32_t max_open;      /* manual captures running at once (1..INCIDENT_MAX_OPEN - 1) */
+	uint32_t max_packets;   /* packets one manual capture may ask for */
+	uint32_t max_seconds;   /* seconds one manual capture may ask for */
+};
+#define MANUAL_DEFAULT_MAX_OPEN 2
+#define MANUAL_DEFAULT_MAX_PACKETS 100000
+#define MANUAL_DEFAULT_MAX_SECONDS 600
+/* incidents_manual() results besides an id */
+#define INCIDENT_EBUSY (-2)   /* as many manual captures as allowed are running: try later */
+#define INCIDENT_ELIMIT (-3)  /* the request is above a per-capture limit */
+
+/* Fills zero fields with the defaults and checks the ranges. Returns 0 or -1 (the setting named
+ * in err). */
+int manual_limits_check(struct manual_limits *m, char *err, size_t errlen);
+
 struct incidents_config {
 	const char *dir;        /* DIR/incidents; created if missing */
 	int dlt;                /* link type of the source */
@@ -58,6 +79,7 @@ struct incidents_config {
 	uint32_t max_packets;   /* INCIDENT_MAX_PACKETS, ring included */
 	const char *source;     /* interface or file name, for the metadata */
 	int stats_only;         /* statistics-only mode: metadata, no captures */
+	struct manual_limits manual;
 	const struct incident_sink *sink; /* the evidence store: it writes the metadata and seals
 					     finished captures; NULL: plaintext ID.pcap and ID.json here */
 };
@@ -87,7 +109,9 @@ long incidents_open(incidents_t *s, const struct incident_trigger *t, const ring
 
 /*
  * Starts a manual capture at now_ns for dur_ns of packet time or max_packets packets, whichever
- * comes first. Returns the ID, or -1 with a message in err.
+ * comes first. Returns the ID, or with a message in err: INCIDENT_EBUSY when the manual captures
+ * allowed at once are running, INCIDENT_ELIMIT when dur_ns or max_packets is above the limits,
+ * -1 otherwise.
  */
 long incidents_manual(incidents_t *s, int64_t now_ns, int64_t dur_ns, uint32_t max_packets,
 		      char *err, size_t errlen);

@@ -56,6 +56,43 @@ check manual-limited test "$(meta "$D" .pcap_packets 2)" -le 150
 check manual-ended test "$(meta "$D" .state 2)" = resolved
 check socket-removed-at-exit test ! -e "$D/control.sock"
 
+# Manual captures never block the recorder: at most MANUAL_MAX_OPEN (2) at once, each bounded in
+# packets and seconds, refused with 429 (busy, Retry-After) or 409 (above a limit) over HTTP; with
+# both running, a flood still opens an automatic incident.
+M=$WORK/manual
+mkdir -p "$M"; chmod 0700 "$M"
+OPS=$("$RINGCAP" token add ops --role operator -o "$M" 2>/dev/null)
+"$RINGCAP" run -i "$CAP" -o "$M" --threshold-syn-pps 2000 --resolve-seconds 2 --http 127.0.0.1:0 >"$WORK/manual.out" 2>"$WORK/manual.err" &
+pid=$!
+wait_for "$WORK/manual.err" 'capturing from' 10
+for ((i = 0; i < 50; i++)); do [[ -s $M/http.json ]] && break; sleep 0.1; done
+MB=http://$(jq -r .listen "$M/http.json" 2>/dev/null)
+post() { curl -s -o "$WORK/post.body" -D "$WORK/post.head" -w '%{http_code}' -H "Authorization: Bearer $OPS" -X POST "$MB/api/v1/captures" -d "$1"; }
+"$RINGCAP" capture -o "$M" --seconds 60 --packets 100000 >/dev/null 2>"$WORK/m1.err"; rc1=$?
+check manual-first-ok test $rc1 = 0
+check manual-second-ok-http test "$(post '{"seconds": 60, "packets": 50000}')" = 201
+"$RINGCAP" capture -o "$M" --seconds 5 --packets 100 >/dev/null 2>"$WORK/m3.err"; rc=$?
+check manual-third-refused test $rc = 1
+check manual-third-says-why grep -q 'manual captures are running already.*MANUAL_MAX_OPEN' "$WORK/m3.err"
+check manual-busy-429 test "$(post '{"seconds": 5, "packets": 100}')" = 429
+check manual-busy-retry-after grep -qi '^Retry-After: [0-9]' "$WORK/post.head"
+check manual-busy-message grep -q 'MANUAL_MAX_OPEN' "$WORK/post.body"
+check manual-over-packets-409 test "$(post '{"seconds": 5, "packets": 200000}')" = 409
+check manual-over-packets-message grep -q 'at most 100000 packets and 600 seconds' "$WORK/post.body"
+check manual-over-seconds-409 test "$(post '{"seconds": 3600, "packets": 100}')" = 409
+send --pps 200 "$WORK/quiet.pcap"
+send --pps 20000 "$WORK/burst.pcap"
+check manual-flood-still-opens-incident wait_for "$WORK/manual.err" 'incident 3 opened: syn_pps' 10
+check manual-no-slot-warning bash -c "! grep -q 'cannot open an incident' '$WORK/manual.err'"
+stop_wait "$pid" INT; rc=$?; pid=
+check manual-exit-clean test $rc = 0
+check manual-sanitizer-clean sanitizer_clean "$WORK/manual.err"
+check manual-incident-syn test "$(meta "$M" .trigger.threshold 3)" = syn_pps
+"$RINGCAP" run -r "$WORK/quiet.pcap" -o "$WORK/mbad" --manual-max-open 4 >/dev/null 2>"$WORK/mbad.err"; rc=$?
+check manual-max-open-4-refused test $rc = 2
+check manual-max-open-named grep -q 'manual-max-open' "$WORK/mbad.err"
+check manual-max-open-nothing-written test ! -e "$WORK/mbad"
+
 # No agent: `ringcap capture' says so.
 "$RINGCAP" capture -o "$WORK/nothing" 2>"$WORK/none.err"; rc=$?
 check capture-no-agent test $rc = 1 -a -n "$(grep 'no running agent' "$WORK/none.err")"
