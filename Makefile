@@ -47,7 +47,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 FUZZ_SRCS := $(filter-out fuzz/replay.c,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
-.PHONY: all test unit clean format check-banned check-layers fuzz-libfuzzer
+.PHONY: all test unit clean format check-banned check-layers fuzz-libfuzzer man conf install deb
 
 all: $(BUILD)/ringcap $(UNIT_BINS) $(TOOL_BINS) $(FUZZ_BINS)
 
@@ -100,7 +100,34 @@ check-banned:
 	  || { echo "banned call above" >&2; exit 1; }
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-deb dist
+
+# ---- installing and packaging (README "Deploying") ----
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SYSTEMD_UNITDIR ?= /lib/systemd/system
+
+# man pages and the packaged config file, generated from the binary's --help (never drift)
+man: $(BUILD)/ringcap
+	scripts/mkman.sh $(BUILD)/ringcap $(BUILD)/man
+conf: $(BUILD)/ringcap
+	scripts/mkconf.sh $(BUILD)/ringcap >$(BUILD)/ringcap.conf
+
+install: $(BUILD)/ringcap man conf
+	install -D -m 0755 $(BUILD)/ringcap $(DESTDIR)$(PREFIX)/bin/ringcap
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 $(BUILD)/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -D -m 0644 $(BUILD)/ringcap.conf $(DESTDIR)/etc/ringcap/ringcap.conf
+	install -D -m 0644 contrib/systemd/ringcap@.service $(DESTDIR)$(SYSTEMD_UNITDIR)/ringcap@.service
+	install -D -m 0644 contrib/systemd/ringcap-serve@.service $(DESTDIR)$(SYSTEMD_UNITDIR)/ringcap-serve@.service
+	install -D -m 0644 contrib/bash-completion/ringcap $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ringcap
+
+# dist/ringcap_VERSION_ARCH.deb (debhelper; debian/)
+deb:
+	dpkg-buildpackage -us -uc -b -j2
+	mkdir -p dist
+	mv ../ringcap_$(VERSION)-*_*.deb dist/
+	rm -f ../ringcap_$(VERSION)-*.buildinfo ../ringcap_$(VERSION)-*.changes ../ringcap-dbgsym_$(VERSION)-*.deb
 
 # Which layer may include which (README "Source code layout"); tests/layers.sh also plants violations.
 check-layers:
