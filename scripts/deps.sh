@@ -8,7 +8,7 @@ pkgs=(gcc libc6-dev make pkg-config libpcap-dev libjansson-dev libssl-dev libsql
       libmicrohttpd-dev libcurl4-openssl-dev)
 if [[ ${1:-} == --test ]]; then
 	pkgs+=(socat tcpdump tshark wireshark-common tcpreplay softflowd jq iproute2 procps util-linux time bc curl wget awscli
-	       libc6-dev openssl python3 python3-yaml help2man debhelper dpkg-dev fakeroot lintian man-db git)
+	       libc6-dev openssl python3 python3-yaml rsyslog help2man debhelper dpkg-dev fakeroot lintian man-db git)
 	# the browser test runs playwright-core (tests/browser, node >= 18) on Debian's nodejs 18,
 	# unless a node and npm are there already (a newer nodejs from elsewhere is left alone)
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
