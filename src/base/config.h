@@ -91,4 +91,23 @@ int cfg_parse_command(const struct cfg_opt *opts, size_t n, void *base, int argc
 /* Parses one boolean word. Returns 0/1, or -1 if it is not one. */
 int cfg_parse_bool(const char *s);
 
+
+/* Where log lines go (base/log.h), the same settings in every long-running subcommand: embed a
+ * struct log_settings as member m and put LOG_OPTS(type, m) in the option table. */
+struct log_settings {
+	int syslog;
+	const char *socket, *facility;
+};
+#define LOG_OPTS(type, m)                                                                        \
+	{NULL, "syslog", 0, CFG_SET, offsetof(type, m.syslog), 1, 0, NULL, NULL,                    \
+	 "log to syslog instead of stderr (under systemd stderr goes to the journal, with "         \
+	 "priorities, without it)"},                                                                \
+	{"RINGCAP_SYSLOG", "log-to-syslog", 0, CFG_BOOL, offsetof(type, m.syslog), 0, 0, NULL,      \
+	 "true|false", "the same as --syslog, for the environment and the config file (default "    \
+	 "false)"},                                                                                 \
+	{"SYSLOG_SOCKET", "syslog-socket", 0, CFG_STR, offsetof(type, m.socket), 0, 0, NULL, "PATH", \
+	 "the system logger's socket (default /dev/log)"},                                          \
+	{"SYSLOG_FACILITY", "syslog-facility", 0, CFG_STR, offsetof(type, m.facility), 0, 0, NULL,  \
+	 "NAME", "syslog facility: daemon, user, auth, authpriv, local0..local7 (default daemon)"}
+
 #endif

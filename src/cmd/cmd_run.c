@@ -42,8 +42,7 @@ struct run_settings {
 	int incident_format;
 	uint64_t th_pps, th_mbps, th_syn, th_udp, th_icmp, th_host_pps, th_host_mbps;
 	const char *http, *public_url, *group;
-	int syslog;
-	const char *syslog_socket, *syslog_facility;
+	struct log_settings log;
 	double retention_days;
 	uint32_t url_ttl;
 	struct export_settings s3;
@@ -129,15 +128,7 @@ static const struct cfg_opt run_opts[] = {
 	  "read settings from FILE: `key = value' lines, keys as the flags or variables" },
 	{ NULL, "no-recorder", 0, CFG_SET, OFF(no_recorder), 1, 0, NULL, NULL,
 	  "no pre-trigger ring and no detection (to measure their cost); manual captures still work" },
-	{ NULL, "syslog", 0, CFG_SET, OFF(syslog), 1, 0, NULL, NULL,
-	  "log to syslog instead of stderr (under systemd stderr goes to the journal, with "
-	  "priorities, without it)" },
-	{ "RINGCAP_SYSLOG", "log-to-syslog", 0, CFG_BOOL, OFF(syslog), 0, 0, NULL, "true|false",
-	  "the same as --syslog, for the environment and the config file (default false)" },
-	{ "SYSLOG_SOCKET", "syslog-socket", 0, CFG_STR, OFF(syslog_socket), 0, 0, NULL, "PATH",
-	  "the system logger's socket (default /dev/log)" },
-	{ "SYSLOG_FACILITY", "syslog-facility", 0, CFG_STR, OFF(syslog_facility), 0, 0, NULL, "NAME",
-	  "syslog facility: daemon, user, auth, authpriv, local0..local7 (default daemon)" },
+	LOG_OPTS(struct run_settings, log),
 	{ NULL, "verbose", 'v', CFG_SET, OFF(verbose), 1, 0, NULL, NULL, "more log lines" },
 	{ NULL, "quiet", 'q', CFG_SET, OFF(quiet), 1, 0, NULL, NULL, "only warnings and errors" },
 };
@@ -572,7 +563,7 @@ int cmd_run_main(int argc, char **argv)
 		forigin = "capture filter";
 	}
 	log_set_verbosity(s.quiet, s.verbose);
-	if (s.syslog && log_to_syslog(s.syslog_socket, s.syslog_facility, err, sizeof err) != 0) {
+	if (s.log.syslog && log_to_syslog(s.log.socket, s.log.facility, err, sizeof err) != 0) {
 		log_err("%s", err);
 		goto out;
 	}

@@ -38,8 +38,7 @@
 
 struct serve_settings {
 	const char *outdir, *http, *public_url, *role, *group;
-	int syslog;
-	const char *syslog_socket, *syslog_facility;
+	struct log_settings log;
 	double retention_days;
 	uint32_t url_ttl;
 	int verbose, quiet, json, s3;
@@ -52,13 +51,6 @@ static const struct cfg_opt serve_opts[] = {
      "the evidence folder to serve (default ./output)"},
     {"RINGCAP_GROUP", "group", 0, CFG_STR, OFF(group), 0, 0, NULL, "GROUP",
      "let GROUP read what the server writes (0640/0750; default: owner only)"},
-    {NULL, "syslog", 0, CFG_SET, OFF(syslog), 1, 0, NULL, NULL, "log to syslog instead of stderr"},
-    {"RINGCAP_SYSLOG", "log-to-syslog", 0, CFG_BOOL, OFF(syslog), 0, 0, NULL, "true|false",
-     "the same as --syslog, for the environment and the config file (default false)"},
-    {"SYSLOG_SOCKET", "syslog-socket", 0, CFG_STR, OFF(syslog_socket), 0, 0, NULL, "PATH",
-     "the system logger's socket (default /dev/log)"},
-    {"SYSLOG_FACILITY", "syslog-facility", 0, CFG_STR, OFF(syslog_facility), 0, 0, NULL, "NAME",
-     "syslog facility: daemon, user, auth, authpriv, local0..local7 (default daemon)"},
     {"RINGCAP_HTTP", "http", 0, CFG_STR, OFF(http), 0, 0, NULL, "ADDR:PORT",
      "listen on ADDR:PORT, [V6ADDR]:PORT or :PORT (all addresses); port 0 picks a free "
      "one (default 127.0.0.1:8080)"},
@@ -68,6 +60,7 @@ static const struct cfg_opt serve_opts[] = {
      "delete incident captures DAYS after the incident resolved (default 7; 0 keeps)"},
     {"URL_TTL_SECONDS", "url-ttl", 0, CFG_U32, OFF(url_ttl), 1, TTL_MAX, NULL, "S",
      "signed download URLs expire after S seconds (default 900)"},
+    LOG_OPTS(struct serve_settings, log),
     {NULL, "verbose", 'v', CFG_SET, OFF(verbose), 1, 0, NULL, NULL, "more log lines"},
     {NULL, "quiet", 'q', CFG_SET, OFF(quiet), 1, 0, NULL, NULL, "only warnings and errors"},
 };
@@ -133,7 +126,7 @@ int cmd_serve_main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	log_set_verbosity(s.quiet, s.verbose);
-	if (s.syslog && log_to_syslog(s.syslog_socket, s.syslog_facility, err, sizeof err) != 0) {
+	if (s.log.syslog && log_to_syslog(s.log.socket, s.log.facility, err, sizeof err) != 0) {
 		log_err("%s", err);
 		return EXIT_USAGE;
 	}
