@@ -14,6 +14,7 @@ struct source {
 	pcapread_t *pr;  /* or the fast reader for a classic pcap file */
 	int live;
 	int nano;
+	int buffer_mb;   /* live: the kernel buffer asked for */
 	char name[256];
 	source_cb cb;
 	void *user;
@@ -55,6 +56,37 @@ static int set_filter(struct source *s, const char *filter, const char *origin, 
 	return 0;
 }
 
+/*
+ * The kernel buffer when none is asked for: a quarter of a second of traffic at the link's
+ * speed (/sys/class/net/IF/speed, Mbit/s), within SOURCE_BUFFER_MIN_MB..SOURCE_BUFFER_MAX_MB;
+ * SOURCE_BUFFER_DEFAULT_MB when the speed is unknown. libpcap's own default (2 MiB) lasts 4 ms
+ * at 4 Gbit/s: a writeback stall of the packet thread longer than that drops packets.
+ */
+int source_default_buffer_mb(const char *iface, long *speed_mbps)
+{
+	char path[128];
+	long speed = -1;
+	*speed_mbps = -1;
+	if (iface && !strchr(iface, '/') &&
+	    (size_t)snprintf(path, sizeof path, "/sys/class/net/%s/speed", iface) < sizeof path) {
+		FILE *f = fopen(path, "re");
+		if (f) {
+			if (fscanf(f, "%ld", &speed) != 1)
+				speed = -1;
+			fclose(f);
+		}
+	}
+	if (speed <= 0)
+		return SOURCE_BUFFER_DEFAULT_MB;
+	*speed_mbps = speed;
+	long long mb = (long long)speed * 125000 / 4 / (1024 * 1024);
+	if (mb < SOURCE_BUFFER_MIN_MB)
+		mb = SOURCE_BUFFER_MIN_MB;
+	if (mb > SOURCE_BUFFER_MAX_MB)
+		mb = SOURCE_BUFFER_MAX_MB;
+	return (int)mb;
+}
+
 static int open_live(struct source *s, const struct source_opts *o, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
@@ -66,8 +98,9 @@ static int open_live(struct source *s, const struct source_opts *o, char *err, s
 	pcap_set_snaplen(s->p, o->snaplen);
 	pcap_set_promisc(s->p, o->promisc);
 	pcap_set_timeout(s->p, 100);
-	if (o->buffer_mb > 0)
-		pcap_set_buffer_size(s->p, o->buffer_mb * 1024 * 1024);
+	long speed = -1;
+	s->buffer_mb = o->buffer_mb > 0 ? o->buffer_mb : source_default_buffer_mb(o->iface, &speed);
+	pcap_set_buffer_size(s->p, s->buffer_mb * 1024 * 1024);
 	if (o->nano && pcap_set_tstamp_precision(s->p, PCAP_TSTAMP_PRECISION_NANO) != 0)
 		s->nano = 0;
 	else
@@ -238,4 +271,9 @@ void source_close(source_t *s)
 const char *source_lib_version(void)
 {
 	return pcap_lib_version();
+}
+
+int source_buffer_mb(const source_t *s)
+{
+	return s->live ? s->buffer_mb : 0;
 }

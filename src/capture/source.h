@@ -22,7 +22,7 @@ struct source_opts {
 	const char *iface;   /* live interface, or NULL */
 	const char *file;    /* capture file ("-" for stdin), or NULL */
 	int snaplen;         /* live: bytes kept per packet */
-	int buffer_mb;       /* live: kernel buffer in MB, 0 for libpcap's default */
+	int buffer_mb;       /* live: kernel buffer in MiB, 0 for source_default_buffer_mb() */
 	int promisc;         /* live: promiscuous mode */
 	int nano;            /* deliver nanosecond timestamps */
 	const char *filter;  /* BPF filter, or NULL/"" for none */
@@ -77,5 +77,14 @@ void source_close(source_t *s);
 
 /* The libpcap version string. */
 const char *source_lib_version(void);
+
+#define SOURCE_BUFFER_DEFAULT_MB 64
+#define SOURCE_BUFFER_MIN_MB 32
+#define SOURCE_BUFFER_MAX_MB 128
+/* The kernel buffer (MiB) used when none is given: a quarter of a second at the link's speed,
+ * 32..128 MiB, 64 when the speed is unknown; *speed_mbps gets the speed read (-1 unknown). */
+int source_default_buffer_mb(const char *iface, long *speed_mbps);
+/* The kernel buffer of a live source, MiB (0 for a file). */
+int source_buffer_mb(const source_t *s);
 
 #endif

@@ -61,7 +61,7 @@ static const struct cfg_opt run_opts[] = {
 	{ NULL, "snaplen", 's', CFG_U32, OFF(snaplen), 1, 262144, NULL, "BYTES",
 	  "bytes kept per packet (default 262144)" },
 	{ NULL, "buffer-size", 'B', CFG_U32, OFF(buffer_mb), 1, 4096, NULL, "MB",
-	  "kernel capture buffer in MB (default: libpcap's)" },
+	  "kernel capture buffer in MiB (default: a quarter of a second at the link's speed, 32..128; 64 when unknown)" },
 	{ NULL, "no-promiscuous-mode", 'p', CFG_SET, OFF(promisc), 0, 0, NULL, NULL,
 	  "do not put the interface into promiscuous mode" },
 	{ NULL, "tstamp-precision", 0, CFG_CHOICE, OFF(precision), 0, 0, "micro|nano", "micro|nano",
@@ -738,8 +738,11 @@ int cmd_run_main(int argc, char **argv)
 	if (stats_only) {
 		ret = stats_loop(&rctx, s.iface, ctl);
 	} else {
-		log_info("capturing from %s %s%s%s", source_is_live(src) ? "interface" : "file",
-			 source_name(src), s.filter && *s.filter ? " with filter " : "",
+		char kb[64] = "";
+		if (source_is_live(src))
+			snprintf(kb, sizeof kb, " (kernel buffer %d MiB)", source_buffer_mb(src));
+		log_info("capturing from %s %s%s%s%s", source_is_live(src) ? "interface" : "file",
+			 source_name(src), kb, s.filter && *s.filter ? " with filter " : "",
 			 s.filter && *s.filter ? s.filter : "");
 		ret = capture_loop(&rctx, ctl);
 	}

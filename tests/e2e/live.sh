@@ -35,6 +35,11 @@ check sanitizer-clean sanitizer_clean "$WORK/a.err"
 check summary-printed grep -q 'packets seen' "$WORK/a.out"
 check summary-kernel-drops grep -qE 'dropped by kernel +[0-9]+$' "$WORK/a.out"
 check no-part-after-stop test -z "$(ls "$WORK/a/pcaps" | grep part)"
+# the kernel buffer by default: a quarter of a second at the link's speed, 32..128 MiB
+speed=$(cat "/sys/class/net/$CAP/speed" 2>/dev/null || echo -1)
+if [[ ${speed:--1} -gt 0 ]]; then want_mb=$((speed * 125000 / 4 / 1048576)); else want_mb=64; fi
+((want_mb < 32)) && want_mb=32; ((want_mb > 128)) && want_mb=128
+check buffer-default-from-speed grep -q "kernel buffer $want_mb MiB" "$WORK/a.err"
 "$TOOLS/pcapdigest" --list "$IN" | sort >"$WORK/sent"
 "$TOOLS/pcapdigest" --list "$WORK"/a/pcaps/*.pcap | sort >"$WORK/got"
 missing=$(comm -23 "$WORK/sent" "$WORK/got" | wc -l)
@@ -62,9 +67,10 @@ if [[ -n $part ]]; then
 fi
 
 # 3. A capture filter on a live interface.
-"$RINGCAP" run -i "$CAP" -o "$WORK/c" tcp port 80 >"$WORK/c.out" 2>"$WORK/c.err" &
+"$RINGCAP" run -i "$CAP" -o "$WORK/c" -B 8 tcp port 80 >"$WORK/c.out" 2>"$WORK/c.err" &
 pid=$!
 wait_for "$WORK/c.err" 'capturing from' 10
+check buffer-size-option grep -q "kernel buffer 8 MiB" "$WORK/c.err"
 ip netns exec "$NS" tcpreplay -q -i "$SND" --pps 1500 "$IN" >/dev/null 2>&1
 sleep 0.5; stop_wait "$pid" INT; pid=
 want=$(tcpdump -r "$IN" -w - 'tcp port 80' 2>/dev/null | "$TOOLS/pcapdigest" --list /dev/stdin | sort | uniq | wc -l)
