@@ -81,11 +81,12 @@ static const struct cfg_opt run_opts[] = {
 	{ NULL, "max-flows", 0, CFG_U32, OFF(max_flows), 1, 50000000, NULL, "N",
 	  "flow table size; when full the least recently active flow is evicted (default 262144)" },
 	{ "RING_PACKETS", "ring-packets", 0, CFG_U32, OFF(ring_packets), 1, 1048576, NULL, "N",
-	  "pre-trigger ring: the last N packets (default 500)" },
+	  "an incident capture starts N packets before the attack's onset (default 500)" },
 	{ "RING_SECONDS", "ring-seconds", 0, CFG_SECONDS, OFF(ring_age_ns), 0, 3600, NULL, "S",
-	  "pre-trigger ring: the last S seconds instead, within --ring-mb (default 0: off)" },
-	{ "RING_MB", "ring-mb", 0, CFG_U32, OFF(ring_mb), 1, 65536, NULL, "MB",
-	  "memory for the time-bounded ring (default 64)" },
+	  "the ring keeps the last S seconds and the N packets before them (default 0: the "
+	  "detection window + 1 s)" },
+	{ "RING_MB", "ring-mb", 0, CFG_U32, OFF(ring_mb), 1, 65536, NULL, "MIB",
+	  "memory for the ring, MiB (default 64)" },
 	{ "DETECT_WINDOW_MS", "detect-window-ms", 0, CFG_U32, OFF(window_ms), 100, 10000, NULL, "MS",
 	  "rates are compared with the thresholds over this window, a multiple of 100 (default 200)" },
 	{ "THRESHOLD_PPS", "threshold-pps", 0, CFG_UINT, OFF(th_pps), 0, 1e12, NULL, "N",
@@ -494,11 +495,16 @@ static int load_settings(struct run_settings *s, int argc, char **argv, int *res
 	}
 	if (manual_limits_check(&s->manual, err, errlen) != 0)
 		return -1;
-	if (!s->ring_age_ns && s->ring_packets > s->incident_max_packets) {
+	if (s->resolve_ns % 100000000) {
 		snprintf(err, errlen,
-			 "--ring-packets %u is more than --incident-max-packets %u: the ring must fit "
-			 "in an incident capture",
-			 s->ring_packets, s->incident_max_packets);
+			 "invalid --resolve-seconds (RESOLVE_SECONDS) `%.9g': expected a multiple of 0.1",
+			 (double)s->resolve_ns / 1e9);
+		return -1;
+	}
+	if (s->ring_age_ns % 100000000) {
+		snprintf(err, errlen,
+			 "invalid --ring-seconds (RING_SECONDS) `%.9g': expected a multiple of 0.1",
+			 (double)s->ring_age_ns / 1e9);
 		return -1;
 	}
 	return 0;
@@ -605,12 +611,6 @@ int cmd_run_main(int argc, char **argv)
 		goto out;
 	}
 
-	/* after the source (a bad filter or interface writes nothing), before anything is written */
-	if (cmd_prepare_outdir(s.outdir, s.group) != 0) {
-		ret = EXIT_USAGE;
-		goto out;
-	}
-
 	struct pipeline_config pc = {
 		.outdir = s.outdir,
 		.dlt = src ? source_datalink(src) : 1,
@@ -625,7 +625,7 @@ int cmd_run_main(int argc, char **argv)
 		.flow_active_ns = s.flow_active_ns,
 		.ring_packets = s.ring_packets,
 		.ring_age_ns = s.ring_age_ns,
-		.ring_budget = (uint64_t)s.ring_mb * 1000 * 1000,
+		.ring_budget = (uint64_t)s.ring_mb << 20,
 		.incident_max_packets = s.incident_max_packets,
 		.incident_pcapng = s.incident_format == 1,
 		.manual = s.manual,
@@ -645,6 +645,17 @@ int cmd_run_main(int argc, char **argv)
 		.host_pps = s.th_host_pps,
 		.host_mbps = s.th_host_mbps,
 	};
+	/* the settings' rules, then the folder: after the source (a bad filter or interface writes
+	 * nothing), before anything is written */
+	if (pipeline_config_check(&pc, err, sizeof err) != 0) {
+		log_err("%s", err);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (cmd_prepare_outdir(s.outdir, s.group) != 0) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
 	struct store_config stc = {
 		.dir = s.outdir,
 		.retention_ns = (int64_t)(s.retention_days * 86400.0 * 1e9),

@@ -28,6 +28,7 @@ struct pipeline {
 	void *fs[FLOW_SINKS_MAX]; /* flow_sinks[i]'s state; NULL: off */
 	ring_t *ring;
 	detect_t *det;
+	uint32_t trigger_weight; /* frame bytes of the packet being detected (Mbit/s onsets) */
 	incidents_t *inc;
 	int64_t clock_ns;       /* highest time seen: packet time, or wall clock when live and idle */
 	int64_t last_expire_ns; /* clock at the last flow expiry */
@@ -114,13 +115,7 @@ pipeline_t *pipeline_new(const struct pipeline_config *cfg, char *err, size_t er
 	struct ring_config rc;
 	if (cfg->no_recorder)
 		goto no_ring;
-	ring_config_init(&rc);
-	rc.max_packets = cfg->ring_packets;
-	rc.max_age_ns = cfg->ring_age_ns;
-	if (cfg->ring_budget)
-		rc.budget_bytes = cfg->ring_budget;
-	rc.max_caplen = cfg->snaplen && cfg->snaplen < RING_MAX_CAPLEN ? cfg->snaplen
-								       : RING_MAX_CAPLEN;
+	pipeline_ring_config(cfg, &rc);
 	p->ring = ring_new(&rc, err, errlen);
 	if (!p->ring)
 		goto fail;
@@ -162,6 +157,42 @@ fail:
 	return NULL;
 }
 
+void pipeline_ring_config(const struct pipeline_config *cfg, struct ring_config *rc)
+{
+	ring_config_init(rc);
+	rc->keep_before = cfg->ring_packets ? cfg->ring_packets : RING_DEFAULT_PACKETS;
+	rc->max_age_ns = cfg->ring_age_ns > 0 ? cfg->ring_age_ns
+					      : cfg->detect.window_ns + PIPELINE_RING_MARGIN_NS;
+	if (cfg->ring_budget)
+		rc->budget_bytes = cfg->ring_budget;
+	rc->max_caplen = cfg->snaplen && cfg->snaplen < RING_MAX_CAPLEN ? cfg->snaplen
+									: RING_MAX_CAPLEN;
+}
+
+int pipeline_config_check(const struct pipeline_config *cfg, char *err, size_t errlen)
+{
+	struct ring_config rc;
+	if (detect_config_check(&cfg->detect, err, errlen) != 0)
+		return -1;
+	pipeline_ring_config(cfg, &rc);
+	if (rc.keep_before >= cfg->incident_max_packets) {
+		snprintf(err, errlen,
+			 "RING_PACKETS %u is not less than INCIDENT_MAX_PACKETS %u: an incident "
+			 "capture would hold only packets from before the attack",
+			 rc.keep_before, cfg->incident_max_packets);
+		return -1;
+	}
+	if (rc.max_age_ns && rc.max_age_ns < cfg->detect.window_ns + DETECT_BUCKET_NS) {
+		snprintf(err, errlen,
+			 "RING_SECONDS %.3f is shorter than the detection window and one bucket "
+			 "(%.1f s): the ring could not reach back to an attack's onset",
+			 (double)rc.max_age_ns / 1e9,
+			 (double)(cfg->detect.window_ns + DETECT_BUCKET_NS) / 1e9);
+		return -1;
+	}
+	return ring_config_check(&rc, err, errlen);
+}
+
 static void on_detect(struct pipeline *p, int ev, const struct detect_trigger *t)
 {
 	if (ev & DETECT_RESOLVE)
@@ -177,7 +208,27 @@ static void on_detect(struct pipeline *p, int ev, const struct detect_trigger *t
 			.host_version = t->dst.ip_version,
 		};
 		memcpy(it.host, t->dst.addr, sizeof it.host);
-		incidents_open(p->inc, &it, p->ring);
+		struct onset on, *onp = NULL;
+		if (p->ring) {
+			struct onset_query q = {
+				.dlt = p->cfg.dlt,
+				.nano = p->cfg.nano,
+				.metric = t->metric,
+				.limit = t->limit,
+				.host_version = t->dst.ip_version,
+				.trigger_ns = t->ts_ns,
+				.trigger_weight = (t->metric == DETECT_MBPS ||
+						   t->metric == DETECT_HOST_MBPS)
+							  ? p->trigger_weight
+							  : 1,
+				.pre_packets = p->cfg.ring_packets ? p->cfg.ring_packets
+								   : RING_DEFAULT_PACKETS,
+			};
+			memcpy(q.host, t->dst.addr, sizeof q.host);
+			onset_find(p->ring, &q, &on);
+			onp = &on;
+		}
+		incidents_open(p->inc, &it, p->ring, onp);
 	}
 }
 
@@ -207,6 +258,7 @@ void pipeline_packet(pipeline_t *p, const struct pcap_pkthdr *h, const uint8_t *
 	int dr = decode_packet(p->cfg.dlt, data, h->caplen, h->len, &m);
 	if (p->ring) {
 		struct detect_trigger trig;
+		p->trigger_weight = h->len ? h->len : 1;
 		int ev = detect_packet(p->det, &m, ts, &trig);
 		if (ev)
 			on_detect(p, ev, &trig);

@@ -35,9 +35,9 @@ struct pipeline_config {
 	uint32_t max_flows;
 	int64_t flow_idle_ns, flow_active_ns;
 	/* flight recorder */
-	uint32_t ring_packets;     /* count mode */
-	int64_t ring_age_ns;       /* > 0: time mode */
-	uint64_t ring_budget;      /* time mode memory */
+	uint32_t ring_packets;     /* packets kept before an attack's onset (0: RING_DEFAULT_PACKETS) */
+	int64_t ring_age_ns;       /* the ring's window (0: the detection window + 1 s) */
+	uint64_t ring_budget;      /* the ring's memory, bytes (0: RING_DEFAULT_BUDGET) */
 	struct detect_config detect;
 	uint32_t incident_max_packets;
 	int incident_pcapng;
@@ -94,5 +94,19 @@ void pipeline_stats(const pipeline_t *p, struct pipeline_stats *st);
 
 /* NULL-safe; does not finish. */
 void pipeline_free(pipeline_t *p);
+
+/* The onset is looked for in the detection window and one bucket; the ring keeps this more. */
+#define PIPELINE_RING_MARGIN_NS 1000000000LL
+
+/* The ring the pipeline makes for cfg (onset.h: always time mode, keep_before ring_packets). */
+void pipeline_ring_config(const struct pipeline_config *cfg, struct ring_config *rc);
+
+/*
+ * Checks the detector's and the ring's settings and the rule between the ring and the cap
+ * (RING_PACKETS < INCIDENT_MAX_PACKETS, a ring window that reaches back past the detection
+ * window) without allocating anything: call it before anything is written. 0, or -1 with the
+ * setting named in err.
+ */
+int pipeline_config_check(const struct pipeline_config *cfg, char *err, size_t errlen);
 
 #endif

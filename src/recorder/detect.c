@@ -292,21 +292,20 @@ static void dt_host_out(struct detect_host *o, const struct dt_dst *s, uint64_t 
 
 /* --- creation --- */
 
-detect_t *detect_new(const struct detect_config *c, char *err, size_t errlen)
+int detect_config_check(const struct detect_config *c, char *err, size_t errlen)
 {
-	detect_t *d = NULL;
 	unsigned k;
 
 	if (!c) {
 		set_err(err, errlen, "no detection configuration");
-		return NULL;
+		return -1;
 	}
 	if (dt_check_span("detection window", c->window_ns, DETECT_MIN_WINDOW_NS,
 			  DETECT_MAX_WINDOW_NS, err, errlen) < 0)
-		return NULL;
+		return -1;
 	if (dt_check_span("detection resolve time", c->resolve_ns, DT_B, DETECT_MAX_RESOLVE_NS, err,
 			  errlen) < 0)
-		return NULL;
+		return -1;
 	for (k = 0; k < DETECT_METRIC_COUNT; k++) {
 		uint64_t v = dt_th(&c->th, (enum detect_metric)k);
 		uint64_t max = dt_is_mbps((enum detect_metric)k) ? DETECT_MAX_MBPS : DETECT_MAX_PPS;
@@ -318,10 +317,19 @@ detect_t *detect_new(const struct detect_config *c, char *err, size_t errlen)
 			    "disables it)",
 			    dt_metric_names[k], (unsigned long long)v, (unsigned long long)max,
 			    dt_is_mbps((enum detect_metric)k) ? "Mbit/s" : "packets/s");
-			return NULL;
+			return -1;
 		}
 	}
+	return 0;
+}
 
+detect_t *detect_new(const struct detect_config *c, char *err, size_t errlen)
+{
+	detect_t *d = NULL;
+	unsigned k;
+
+	if (detect_config_check(c, err, errlen) != 0)
+		return NULL;
 	d = calloc(1, sizeof *d);
 	if (!d)
 		goto nomem;

@@ -93,6 +93,9 @@ struct detect_config {
 /* Fills *c with the DETECT_DEFAULT_* values. */
 void detect_config_defaults(struct detect_config *c);
 
+/* Checks *c as detect_new() does, without allocating: 0, or -1 with the bad setting in err. */
+int detect_config_check(const struct detect_config *c, char *err, size_t errlen);
+
 /*
  * Creates a detector. Returns NULL and writes a message naming the bad setting into err on
  * failure (bad config or no memory). Free with detect_free().

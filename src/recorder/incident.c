@@ -67,6 +67,14 @@ struct cap {
 	topk_t *tk[TK_N];
 	uint64_t n_tcp, n_syn, n_udp, n_icmp, n_amp[N_AMP];
 	int64_t meta_ms;
+
+	/* automatic incidents: where the attack began (onset.h) and the ring it was found in */
+	int has_onset, onset_reached;
+	int64_t onset_ns;
+	uint64_t onset_frame, trigger_frame; /* 1-based positions in the capture, 0: not in it */
+	uint64_t pre_onset, onset_to_trigger; /* packets of the ring section on either side */
+	uint64_t ring_held;		      /* packets in the ring at the trigger */
+	struct ring_stats ring;
 };
 
 struct incidents {
@@ -211,6 +219,31 @@ static void write_meta(incidents_t *s, struct cap *c, int final)
 	json_object_set_new(o, "pcap_packets", json_integer((json_int_t)c->pcap_packets));
 	json_object_set_new(o, "pcap_bytes", json_integer((json_int_t)c->pcap_bytes));
 	json_object_set_new(o, "pre_trigger_packets", json_integer((json_int_t)c->pre_packets));
+	if (c->has_onset) {
+		json_t *on = json_object(), *rg = json_object();
+		json_object_set_new(on, "time", json_time(c->onset_ns));
+		json_object_set_new(on, "reached", json_boolean(c->onset_reached));
+		json_object_set_new(on, "in_capture", json_boolean(c->onset_reached && c->onset_frame));
+		json_object_set_new(on, "onset_frame",
+				    c->onset_frame ? json_integer((json_int_t)c->onset_frame) : json_null());
+		json_object_set_new(on, "trigger_frame", c->trigger_frame
+							     ? json_integer((json_int_t)c->trigger_frame)
+							     : json_null());
+		json_object_set_new(on, "pre_onset_packets", json_integer((json_int_t)c->pre_onset));
+		json_object_set_new(on, "onset_to_trigger_packets",
+				    json_integer((json_int_t)c->onset_to_trigger));
+		json_object_set_new(o, "onset", on);
+		json_object_set_new(rg, "mode", json_string(c->ring.max_age_ns ? "time" : "count"));
+		json_object_set_new(rg, "seconds", json_real((double)c->ring.max_age_ns / 1e9));
+		json_object_set_new(rg, "packets_before_window",
+				    json_integer((json_int_t)c->ring.keep_before));
+		json_object_set_new(rg, "capacity_packets", json_integer((json_int_t)c->ring.capacity));
+		json_object_set_new(rg, "memory_bytes", json_integer((json_int_t)c->ring.mem_bytes));
+		json_object_set_new(rg, "held_at_trigger", json_integer((json_int_t)c->ring_held));
+		json_object_set_new(rg, "evicted_for_memory",
+				    json_integer((json_int_t)c->ring.evicted_space));
+		json_object_set_new(o, "ring", rg);
+	}
 	json_object_set_new(o, "incident_packets", json_integer((json_int_t)c->inc_packets));
 	json_object_set_new(o, "max_packets", json_integer(c->max_packets));
 	json_object_set_new(o, "cap_reached", json_boolean(c->cap_reached));
@@ -439,7 +472,8 @@ static void cap_end(incidents_t *s, struct cap *c, int64_t ts_ns, const char *re
 
 struct ring_ctx {
 	struct cap *c;
-	uint32_t skip;
+	uint32_t skip;	  /* no onset: ring packets left out (the oldest) */
+	uint64_t onset;	  /* packets of the section before the onset packet */
 	int err;
 };
 
@@ -447,21 +481,34 @@ static int write_ring_packet(void *ctx, int64_t sec, uint32_t frac, uint32_t cap
 			     uint32_t wirelen, const uint8_t *data)
 {
 	struct ring_ctx *rc = ctx;
+	struct cap *c = rc->c;
 	if (rc->skip) {
 		rc->skip--;
 		return 0;
 	}
-	int r = cap_write(rc->c, sec, frac, caplen, wirelen, data, "pre-trigger");
+	if (c->pcap_packets >= c->max_packets)
+		return 1; /* the cap, everything included: no room for the rest of the run-up */
+	const char *what = !c->has_onset		? "pre-trigger"
+			   : c->pre_packets < rc->onset ? "pre-onset"
+							: "onset-to-trigger";
+	int r = cap_write(c, sec, frac, caplen, wirelen, data, what);
 	if (r < 0) {
 		rc->err = r;
 		return r;
 	}
-	rc->c->pre_packets++;
-	rc->c->pcap_packets++;
+	if (c->has_onset) {
+		if (c->pre_packets < rc->onset)
+			c->pre_onset++;
+		else
+			c->onset_to_trigger++;
+	}
+	c->pre_packets++;
+	c->pcap_packets++;
 	return 0;
 }
 
-long incidents_open(incidents_t *s, const struct incident_trigger *t, const ring_t *ring)
+long incidents_open(incidents_t *s, const struct incident_trigger *t, const ring_t *ring,
+		    const struct onset *on)
 {
 	char err[512];
 	if (s->auto_idx >= 0)
@@ -479,6 +526,13 @@ long incidents_open(incidents_t *s, const struct incident_trigger *t, const ring
 	c->host_version = t->host_version;
 	memcpy(c->host, t->host, sizeof c->host);
 	c->max_packets = s->cfg.max_packets;
+	if (ring && on) {
+		c->has_onset = 1;
+		c->onset_reached = on->reached;
+		c->onset_ns = on->onset_ns;
+		c->ring_held = ring_count(ring);
+		ring_stats(ring, &c->ring);
+	}
 	s->auto_idx = (int)(c - s->caps);
 	s->st.opened++;
 	s->st.last_id = c->id;
@@ -487,8 +541,21 @@ long incidents_open(incidents_t *s, const struct incident_trigger *t, const ring
 			log_warn("incident %ld: no capture: %s", c->id, err);
 		} else if (ring) {
 			uint32_t n = ring_count(ring);
-			struct ring_ctx rc = { .c = c, .skip = n > c->max_packets ? n - c->max_packets : 0 };
-			ring_foreach(ring, write_ring_packet, &rc);
+			struct ring_ctx rc = { .c = c };
+			if (on) {
+				/* from pre_packets before the onset, until the cap */
+				rc.onset = on->onset_pos - on->start_pos;
+				ring_foreach_from(ring, on->start_pos, write_ring_packet, &rc);
+				if (on->onset_pos < n && c->pcap_packets > rc.onset)
+					c->onset_frame = rc.onset + 1;
+				else if (on->onset_pos >= n && c->pcap_packets < c->max_packets)
+					c->onset_frame = c->pcap_packets + 1; /* the trigger packet */
+				if (c->pcap_packets < c->max_packets)
+					c->trigger_frame = c->pcap_packets + 1;
+			} else {
+				rc.skip = n > c->max_packets ? n - c->max_packets : 0;
+				ring_foreach(ring, write_ring_packet, &rc);
+			}
 			int r = c->pf ? pcapfile_sync(c->pf) : pcapng_sync(c->ng);
 			if (rc.err || r)
 				log_warn("incident %ld: pre-trigger packets not all written: %s", c->id,
@@ -497,11 +564,20 @@ long incidents_open(incidents_t *s, const struct incident_trigger *t, const ring
 	}
 	c->flush_ms = (mono_sec() - t0) * 1000.0;
 	s->st.last_flush_ms = c->flush_ms;
-	char ts[40];
-	log_info("incident %ld opened: %s %.1f %s > %.1f at %s; %" PRIu64
-		 " pre-trigger packets written in %.2f ms",
-		 c->id, c->threshold, c->value, c->unit, c->limit,
-		 flow_json_time(t->ts_ns, ts, sizeof ts), c->pre_packets, c->flush_ms);
+	char ts[40], ots[40];
+	if (c->has_onset)
+		log_info("incident %ld opened: %s %.1f %s > %.1f at %s, onset at %s%s; %" PRIu64
+			 " packets from the ring (%" PRIu64 " before the onset) written in %.2f ms",
+			 c->id, c->threshold, c->value, c->unit, c->limit,
+			 flow_json_time(t->ts_ns, ts, sizeof ts),
+			 flow_json_time(c->onset_ns, ots, sizeof ots),
+			 c->onset_reached ? "" : " or earlier (the ring's memory did not reach back)",
+			 c->pre_packets, c->pre_onset, c->flush_ms);
+	else
+		log_info("incident %ld opened: %s %.1f %s > %.1f at %s; %" PRIu64
+			 " pre-trigger packets written in %.2f ms",
+			 c->id, c->threshold, c->value, c->unit, c->limit,
+			 flow_json_time(t->ts_ns, ts, sizeof ts), c->pre_packets, c->flush_ms);
 	if (c->pcap_packets >= c->max_packets && (c->pf || c->ng)) {
 		c->cap_reached = 1;
 		cap_finish_file(s, c);

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "capture/decode.h"
+#include "recorder/onset.h"
 #include "recorder/ring.h"
 
 struct pcap_pkthdr;
@@ -102,10 +103,15 @@ struct incident_trigger {
 incidents_t *incidents_new(const struct incidents_config *c, char *err, size_t errlen);
 
 /*
- * Opens the automatic incident and writes the ring as its first section (nothing if ring is NULL).
- * Returns the new ID, or -1 if one is already open or it could not be created (logged).
+ * Opens the automatic incident and writes the ring as its first section (nothing if ring is NULL):
+ * with on (onset_find() on that ring), the ring's packets from on->start_pos (RING_PACKETS before
+ * the onset) on, marked "pre-onset" and "onset-to-trigger" in pcapng, until the capture holds
+ * max_packets; without, the last max_packets of the ring. The metadata gives the onset and the
+ * ring's settings. Returns the new ID, or -1 if one is already open or it could not be created
+ * (logged).
  */
-long incidents_open(incidents_t *s, const struct incident_trigger *t, const ring_t *ring);
+long incidents_open(incidents_t *s, const struct incident_trigger *t, const ring_t *ring,
+		    const struct onset *on);
 
 /*
  * Starts a manual capture at now_ns for dur_ns of packet time or max_packets packets, whichever

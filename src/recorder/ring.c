@@ -41,6 +41,10 @@ struct ring {
 	uint32_t count; /* entries held */
 	uint32_t max_caplen;
 	int64_t max_age; /* 0: count mode */
+	uint32_t keep_before; /* time mode: packets kept before the window */
+	uint32_t old;	      /* time mode: of the entries held, how many (from head) are older
+			       * than the window; the entry at head + old is the first that is not */
+	uint64_t lost;	      /* evictions and too_big at the last ring_clear() */
 	uint8_t *arena;
 	uint64_t alen; /* arena size */
 	uint64_t wv;   /* virtual position of the next byte written */
@@ -55,27 +59,29 @@ void ring_config_init(struct ring_config *c)
 	c->max_age_ns = 0;
 	c->budget_bytes = RING_DEFAULT_BUDGET;
 	c->max_caplen = RING_MAX_CAPLEN;
+	c->keep_before = RING_DEFAULT_PACKETS;
 }
 
-ring_t *ring_new(const struct ring_config *c, char *err, size_t errlen)
+/* Checks c and computes the index entries and arena bytes it takes: 0, or -1 with err set. */
+static int rg_sizes(const struct ring_config *c, uint64_t *capp, uint64_t *alenp, char *err,
+		    size_t errlen)
 {
-	ring_t *r = NULL;
 	uint64_t cap, alen;
 
 	if (!c) {
 		set_err(err, errlen, "no ring configuration");
-		return NULL;
+		return -1;
 	}
 	if (c->max_caplen < 1 || c->max_caplen > RING_MAX_CAPLEN) {
 		set_err(err, errlen, "invalid ring max caplen `%u': expected 1 to %u bytes",
 			c->max_caplen, RING_MAX_CAPLEN);
-		return NULL;
+		return -1;
 	}
 	if (c->max_age_ns < 0) {
 		set_err(err, errlen,
 			"invalid ring max age `%lld' ns: expected 0 (count mode) or more",
 			(long long)c->max_age_ns);
-		return NULL;
+		return -1;
 	}
 	if (c->max_age_ns == 0) {
 		uint32_t typical =
@@ -84,22 +90,46 @@ ring_t *ring_new(const struct ring_config *c, char *err, size_t errlen)
 		if (c->max_packets < 1 || c->max_packets > RING_MAX_PACKETS) {
 			set_err(err, errlen, "invalid ring size `%u': expected 1 to %u packets",
 				c->max_packets, RING_MAX_PACKETS);
-			return NULL;
+			return -1;
 		}
 		cap = c->max_packets;
 		alen = cap * typical + c->max_caplen;
 	} else {
+		if (c->keep_before > RING_MAX_PACKETS) {
+			set_err(err, errlen,
+				"invalid ring keep-before `%u': expected 0 to %u packets",
+				c->keep_before, RING_MAX_PACKETS);
+			return -1;
+		}
 		if (c->budget_bytes < RING_MIN_BUDGET || c->budget_bytes > RING_MAX_BUDGET) {
 			set_err(err, errlen,
 				"invalid ring memory budget `%llu' bytes: expected %llu to %llu",
 				(unsigned long long)c->budget_bytes,
 				(unsigned long long)RING_MIN_BUDGET,
 				(unsigned long long)RING_MAX_BUDGET);
-			return NULL;
+			return -1;
 		}
 		cap = c->budget_bytes / (RG_INDEX_SHARE * sizeof(struct rg_entry));
 		alen = c->budget_bytes - cap * sizeof(struct rg_entry);
 	}
+	*capp = cap;
+	*alenp = alen;
+	return 0;
+}
+
+int ring_config_check(const struct ring_config *c, char *err, size_t errlen)
+{
+	uint64_t cap, alen;
+	return rg_sizes(c, &cap, &alen, err, errlen);
+}
+
+ring_t *ring_new(const struct ring_config *c, char *err, size_t errlen)
+{
+	ring_t *r = NULL;
+	uint64_t cap, alen;
+
+	if (rg_sizes(c, &cap, &alen, err, errlen) != 0)
+		return NULL;
 	/* by the limits above: cap <= INT_MAX (ring_foreach's count) and alen > max_caplen */
 	if (cap > INT_MAX || alen <= c->max_caplen)
 		goto nomem;
@@ -112,6 +142,7 @@ ring_t *ring_new(const struct ring_config *c, char *err, size_t errlen)
 	r->cap = (uint32_t)cap;
 	r->max_caplen = c->max_caplen;
 	r->max_age = c->max_age_ns;
+	r->keep_before = c->max_age_ns ? c->keep_before : 0;
 	r->alen = alen;
 	r->idx = malloc((size_t)cap * sizeof *r->idx);
 	r->arena = malloc((size_t)alen);
@@ -120,6 +151,8 @@ ring_t *ring_new(const struct ring_config *c, char *err, size_t errlen)
 	r->st.capacity = r->cap;
 	r->st.data_bytes = alen;
 	r->st.mem_bytes = sizeof *r + cap * sizeof *r->idx + alen;
+	r->st.max_age_ns = r->max_age;
+	r->st.keep_before = r->keep_before;
 	return r;
 
 nomem:
@@ -154,15 +187,26 @@ static inline void rg_evict(ring_t *r, uint64_t *counter)
 	r->st.bytes -= r->idx[r->head].caplen;
 	r->head = rg_slot(r, 1);
 	r->count--;
+	if (r->old)
+		r->old--;
 	(*counter)++;
 }
 
-/* Evicts the oldest packets while they are older than ts_ns by more than max_age. */
-static inline void rg_evict_old(ring_t *r, int64_t ts_ns)
+static inline int rg_too_old(const struct rg_entry *e, int64_t ts_ns, int64_t max_age)
 {
 	/* unsigned difference: no overflow at the ends of int64 */
-	while (r->count && r->idx[r->head].ts_ns < ts_ns &&
-	       (uint64_t)ts_ns - (uint64_t)r->idx[r->head].ts_ns > (uint64_t)r->max_age)
+	return e->ts_ns < ts_ns && (uint64_t)ts_ns - (uint64_t)e->ts_ns > (uint64_t)max_age;
+}
+
+/*
+ * Moves the window's start up to ts_ns - max_age (the entries before it are "old"), then evicts
+ * the oldest while more than keep_before are old. Each entry passes the window's start once.
+ */
+static inline void rg_evict_old(ring_t *r, int64_t ts_ns)
+{
+	while (r->old < r->count && rg_too_old(&r->idx[rg_slot(r, r->old)], ts_ns, r->max_age))
+		r->old++;
+	while (r->old > r->keep_before)
 		rg_evict(r, &r->st.evicted_age);
 }
 
@@ -218,9 +262,20 @@ uint32_t ring_count(const ring_t *r)
 
 int ring_foreach(const ring_t *r, ring_visit_fn fn, void *ctx)
 {
+	return ring_foreach_from(r, 0, fn, ctx);
+}
+
+int ring_complete(const ring_t *r)
+{
+	return r->st.evicted_count + r->st.evicted_age + r->st.evicted_space + r->st.too_big ==
+	       r->lost;
+}
+
+int ring_foreach_from(const ring_t *r, uint32_t first, ring_visit_fn fn, void *ctx)
+{
 	uint32_t i;
 
-	for (i = 0; i < r->count; i++) {
+	for (i = first; i < r->count; i++) {
 		const struct rg_entry *e = &r->idx[rg_slot(r, i)];
 		int rc =
 		    fn(ctx, e->sec, e->frac, e->caplen, e->wirelen, r->arena + e->voff % r->alen);
@@ -228,7 +283,7 @@ int ring_foreach(const ring_t *r, ring_visit_fn fn, void *ctx)
 		if (rc)
 			return rc;
 	}
-	return (int)i;
+	return (int)(i > first ? i - first : 0);
 }
 
 int ring_oldest_ns(const ring_t *r, int64_t *ts_ns)
@@ -252,6 +307,8 @@ void ring_clear(ring_t *r)
 	r->st.cleared += r->count;
 	r->st.bytes = 0;
 	r->count = 0;
+	r->old = 0;
+	r->lost = r->st.evicted_count + r->st.evicted_age + r->st.evicted_space + r->st.too_big;
 	r->head = 0;
 	r->wv = 0;
 	r->wpos = 0;

@@ -15,10 +15,12 @@
  *    the default (500 packets, max_caplen 262144) needs under 1 MiB; when larger packets come,
  *    fewer than max_packets are held (counted in evicted_space).
  *  - time mode (max_age_ns > 0): the packets whose time is at most max_age_ns older than the
- *    newest packet's, within budget_bytes of memory (index and data). A quarter of the budget goes
- *    to the index, the rest to the arena; when either is full the oldest packets are evicted even
- *    if younger than max_age_ns (evicted_space), so a flood shortens the window instead of
- *    growing memory.
+ *    newest packet's, and the keep_before packets just before them (however old), within
+ *    budget_bytes of memory (index and data). A quarter of the budget goes to the index, the rest
+ *    to the arena; when either is full the oldest packets are evicted even if younger than
+ *    max_age_ns (evicted_space), so a flood shortens the window instead of growing memory.
+ *    keep_before is what lets an incident capture start RING_PACKETS packets before the onset of
+ *    an attack on a quiet link: the packets before the window are kept by number, not by age.
  *
  * Packet time: the ring keeps arrival order. Age is measured against the newest (last pushed)
  * packet and checked at the oldest end: after each push the oldest packet held is at most
@@ -52,11 +54,13 @@ struct ring_config {
 	int64_t max_age_ns;    /* 0: count mode; > 0: time mode, the window kept */
 	uint64_t budget_bytes; /* time mode: memory for index and data */
 	uint32_t max_caplen;   /* largest caplen stored (1..RING_MAX_CAPLEN): the snaplen */
+	uint32_t keep_before;  /* time mode: packets kept before the max_age_ns window, 0.. */
 };
 
 /*
  * Fills c with the defaults: count mode, RING_DEFAULT_PACKETS packets, budget_bytes
- * RING_DEFAULT_BUDGET (used if the caller then sets max_age_ns), max_caplen RING_MAX_CAPLEN.
+ * RING_DEFAULT_BUDGET and keep_before RING_DEFAULT_PACKETS (used if the caller then sets
+ * max_age_ns), max_caplen RING_MAX_CAPLEN.
  */
 void ring_config_init(struct ring_config *c);
 
@@ -68,6 +72,9 @@ void ring_config_init(struct ring_config *c);
  * time mode max_packets. Free with ring_free().
  */
 ring_t *ring_new(const struct ring_config *c, char *err, size_t errlen);
+
+/* The checks of ring_new() without allocating: 0, or -1 with the message in err. */
+int ring_config_check(const struct ring_config *c, char *err, size_t errlen);
 
 /*
  * Stores one packet as the newest, evicting the oldest ones as the bounds require. sec and frac
@@ -98,6 +105,15 @@ typedef int (*ring_visit_fn)(void *ctx, int64_t sec, uint32_t frac, uint32_t cap
  */
 int ring_foreach(const ring_t *r, ring_visit_fn fn, void *ctx);
 
+/* The same from the packet at position first (0: the oldest); visits nothing if first >= count. */
+int ring_foreach_from(const ring_t *r, uint32_t first, ring_visit_fn fn, void *ctx);
+
+/*
+ * Nonzero when the ring holds every packet pushed since ring_new() or the last ring_clear()
+ * (nothing evicted and nothing too big since): its oldest packet is then the first of the input.
+ */
+int ring_complete(const ring_t *r);
+
 /*
  * Time (the ts_ns given to ring_push()) of the oldest / newest packet held. Return 0 and set
  * *ts_ns, or -1 if the ring is empty (*ts_ns is then left alone).
@@ -124,6 +140,8 @@ struct ring_stats {
 	uint64_t bytes;		/* captured bytes held now */
 	uint64_t data_bytes;	/* size of the data arena */
 	uint64_t mem_bytes;	/* everything allocated: arena, index and the ring itself */
+	int64_t max_age_ns;	/* the configuration: 0 in count mode */
+	uint32_t keep_before;	/* time mode: packets kept before the window */
 };
 
 void ring_stats(const ring_t *r, struct ring_stats *st);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The flight recorder on generated captures (quiet, flood, quiet) read with -r: one incident whose
-# capture starts with exactly the 500 packets before the trigger and holds consecutive input
-# packets; the cap; statistics after the cap; detection latency; resolve; two floods; a dip;
+# capture starts with exactly the 500 packets before the flood's first packet (the onset) and
+# holds consecutive input packets; the cap; statistics after the cap; detection latency; resolve; two floods; a dip;
 # pcapng comments; reading incidents back; the config file. Then the attack corpus.
 . "$(dirname "$0")/lib.sh"
 MK=$TOOLS/mkflood
@@ -29,7 +29,13 @@ check long-one-incident test "$(ids "$WORK/long" | wc -l)" = 1
 D=$WORK/long
 check long-classified-syn test "$(meta "$D" .classification 1)" = syn_flood
 check long-trigger-syn test "$(meta "$D" .trigger.threshold 1)" = syn_pps
-check long-pre-trigger-500 test "$(meta "$D" .pre_trigger_packets 1)" = 500
+check long-pre-onset-500 test "$(meta "$D" .onset.pre_onset_packets 1)" = 500
+check long-onset-frame-501 test "$(meta "$D" .onset.onset_frame 1)" = 501
+check long-onset-in-capture test "$(meta "$D" .onset.in_capture 1)" = true
+# 1,000 SYNs over the 200 ms window reach 5,000/s: the 1,001st is the trigger
+check long-trigger-frame-1501 test "$(meta "$D" .onset.trigger_frame 1)" = 1501
+check long-onset-time test "$(meta "$D" .onset.time 1)" = 2024-01-01T00:00:10.000000Z
+check long-ring-settings test "$(jq -c '[.ring.mode, .ring.seconds, .ring.packets_before_window]' "$D/incidents/1.json")" = '["time",1.2,500]'
 check long-capture-10000 test "$(meta "$D" .pcap_packets 1)" = 10000
 check long-cap-reached test "$(meta "$D" .cap_reached 1)" = true
 check long-seen-past-cap test "$(meta "$D" .packets_seen 1)" -gt 10000
@@ -39,8 +45,8 @@ check long-capinfos quiet capinfos "$cap"
 at=$(is_slice "$WORK/long.pcap" "$cap")
 check long-consecutive-input-packets test -n "$at"
 ff=$(first_of "$WORK/long.phases" syn)
-# the ring section ends with the packet before the trigger; the trigger is a flood packet
-check long-ring-ends-before-trigger test -n "$at" -a "$((at + 500))" -gt "$ff"
+# the capture's 501st packet is the flood's first
+check long-starts-500-before-flood test -n "$at" -a "$((at + 500))" = "$ff"
 lat=$(echo "$(to_epoch "$(meta "$D" .trigger.time 1)") - $(start_of "$WORK/long.phases" syn)" | bc -l)
 echo "  detection latency: $lat s after the flood's first packet"
 check long-latency-under-250ms test "$(echo "$lat >= 0 && $lat <= 0.25" | bc -l)" = 1
@@ -56,9 +62,9 @@ D=$WORK/short
 check short-one-incident test "$(ids "$D" | wc -l)" = 1
 check short-not-capped test "$(meta "$D" .cap_reached 1)" = false
 n=$(meta "$D" .pcap_packets 1)
-# 500 ring packets (at 20,000 pps all of them flood), the rest of the flood, then the quiet
-# packets until the resolve 2 s later
-check short-holds-ring-and-flood test "$n" -gt 2500 -a "$n" -lt 3100
+# 500 quiet packets before the onset, the whole flood, then the quiet packets until the resolve
+# 2 s later (about 200)
+check short-holds-ring-and-flood test "$n" -gt 3650 -a "$n" -lt 3750
 check short-consecutive test -n "$(is_slice "$WORK/short.pcap" "$(incident_pcap "$D" 1)")"
 end=$(sed -n 's/^phase syn .*end=\([0-9.]*\)$/\1/p' "$WORK/short.phases")
 res=$(to_epoch "$(meta "$D" .resolved_at 1)")
@@ -74,16 +80,18 @@ check two-second-is-udp test "$(meta "$WORK/two" .classification 2)" = udp_flood
 "$RINGCAP" run -q -r "$WORK/dip.pcap" -o "$WORK/dip" "${RUNOPTS[@]}" >/dev/null 2>&1
 check dip-one-incident test "$(ids "$WORK/dip" | wc -l)" = 1
 
-# 5. pcapng: the trigger in the section comment, every packet marked pre-trigger or incident.
+# 5. pcapng: the trigger in the section comment, every packet marked pre-onset, onset-to-trigger
+# or incident.
 "$RINGCAP" run -q -r "$WORK/short.pcap" -o "$WORK/ng" "${RUNOPTS[@]}" --incident-format pcapng >/dev/null 2>&1
 ng=$(incident_pcap "$WORK/ng" 1)
 check pcapng-sealed-name test "$(meta "$WORK/ng" .pcap_file 1)" = 1.pcapng.enc
 check pcapng-name test "${ng##*.}" = pcapng
 tshark -r "$ng" -T fields -e frame.comment 2>/dev/null | sort | uniq -c >"$WORK/ng.comments"
-check pcapng-500-pre-trigger grep -qE '^ +500 pre-trigger$' "$WORK/ng.comments"
+check pcapng-500-pre-onset grep -qE '^ +500 pre-onset$' "$WORK/ng.comments"
+check pcapng-1000-onset-to-trigger grep -qE '^ +1000 onset-to-trigger$' "$WORK/ng.comments"
 check pcapng-incident-comments grep -qE '^ +[0-9]+ incident$' "$WORK/ng.comments"
 check pcapng-shb-comment bash -c "capinfos -k '$ng' 2>/dev/null | grep -q 'syn_pps'"
-check pcapng-tshark-V bash -c "tshark -V -r '$ng' -c 1 2>/dev/null | grep -q 'pre-trigger'"
+check pcapng-tshark-V bash -c "tshark -V -r '$ng' -c 1 2>/dev/null | grep -q 'pre-onset'"
 
 # 6. Reading back.
 out=$("$RINGCAP" incidents -o "$WORK/two")

@@ -104,13 +104,15 @@ static ring_t *new_count_ring(uint32_t max_packets, uint32_t max_caplen)
 	return r;
 }
 
-static ring_t *new_time_ring(int64_t max_age_ns, uint64_t budget, uint32_t max_caplen)
+static ring_t *new_time_ring_kb(int64_t max_age_ns, uint64_t budget, uint32_t max_caplen,
+				uint32_t keep_before)
 {
 	struct ring_config c;
 	char err[256] = "";
 	ring_t *r;
 
 	ring_config_init(&c);
+	c.keep_before = keep_before;
 	c.max_age_ns = max_age_ns;
 	c.budget_bytes = budget;
 	c.max_caplen = max_caplen;
@@ -118,6 +120,11 @@ static ring_t *new_time_ring(int64_t max_age_ns, uint64_t budget, uint32_t max_c
 	if (!r)
 		fprintf(stdout, "  ring_new: %s\n", err);
 	return r;
+}
+
+static ring_t *new_time_ring(int64_t max_age_ns, uint64_t budget, uint32_t max_caplen)
+{
+	return new_time_ring_kb(max_age_ns, budget, max_caplen, 0);
 }
 
 /* --- count mode --- */
@@ -346,6 +353,52 @@ static void test_ring_time_window(void)
 	ring_free(r);
 }
 
+/* keep_before: the packets before the window are kept by number, however old */
+static void test_ring_keep_before(void)
+{
+	static struct col c;
+	struct ring_stats st;
+	ring_t *r = new_time_ring_kb(10 * SEC, RING_MIN_BUDGET, 1514, 5);
+	uint32_t i;
+
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	CHECK(ring_complete(r));
+	for (i = 0; i <= 30; i++) /* one packet a second, 0 s .. 30 s */
+		push_n(r, i, 100, 100, (int64_t)i * SEC);
+	memset(&c, 0, sizeof c);
+	/* 20 s .. 30 s in the window and the 5 before it: 15 s .. 19 s */
+	CHECK_EQ_INT(ring_foreach(r, col_visit, &c), 16);
+	CHECK_EQ_INT(c.n[0], 15);
+	CHECK(!ring_complete(r));
+	ring_stats(r, &st);
+	CHECK_EQ_INT(st.evicted_age, 15);
+	CHECK_EQ_INT(st.keep_before, 5);
+	CHECK_EQ_INT(st.max_age_ns, 10 * SEC);
+	/* a quiet hour, then a burst of 100 packets in one second: the 5 before the window are the
+	 * last 5 of before the quiet hour, not the start of the burst */
+	for (i = 31; i < 131; i++)
+		push_n(r, i, 100, 100, 3600 * SEC + (int64_t)(i - 31) * (SEC / 100));
+	memset(&c, 0, sizeof c);
+	CHECK_EQ_INT(ring_foreach(r, col_visit, &c), 105);
+	CHECK_EQ_INT(c.n[0], 26);
+	CHECK_EQ_INT(c.n[5], 31);
+	CHECK_EQ_INT(c.bad, 0);
+	/* ring_foreach_from: from a position, and past the end */
+	memset(&c, 0, sizeof c);
+	CHECK_EQ_INT(ring_foreach_from(r, 5, col_visit, &c), 100);
+	CHECK_EQ_INT(c.n[0], 31);
+	CHECK_EQ_INT(ring_foreach_from(r, 105, col_visit, &c), 0);
+	CHECK_EQ_INT(ring_foreach_from(r, 1000, col_visit, &c), 0);
+	/* after a clear the ring is complete again until it evicts */
+	ring_clear(r);
+	CHECK(ring_complete(r));
+	push_n(r, 200, 100, 100, 7200 * SEC);
+	CHECK(ring_complete(r));
+	ring_free(r);
+}
+
 static void test_ring_time_backwards(void)
 {
 	static struct col c;
@@ -548,19 +601,21 @@ static void test_ring_bad_config(void)
 		struct ring_config cfg;
 		const char *msg;
 	} cases[] = {
-	    {{0, 0, 0, 1514}, "invalid ring size `0': expected 1 to 1048576 packets"},
-	    {{2000000, 0, 0, 1514}, "invalid ring size `2000000': expected 1 to 1048576 packets"},
-	    {{500, 0, 0, 0}, "invalid ring max caplen `0': expected 1 to 262144 bytes"},
-	    {{500, 0, 0, 262145}, "invalid ring max caplen `262145': expected 1 to 262144 bytes"},
-	    {{500, -1, 0, 1514}, "invalid ring max age `-1' ns: expected 0 (count mode) or more"},
-	    {{500, SEC, 0, 1514},
+	    {{0, 0, 0, 1514, 0}, "invalid ring size `0': expected 1 to 1048576 packets"},
+	    {{2000000, 0, 0, 1514, 0}, "invalid ring size `2000000': expected 1 to 1048576 packets"},
+	    {{500, 0, 0, 0, 0}, "invalid ring max caplen `0': expected 1 to 262144 bytes"},
+	    {{500, 0, 0, 262145, 0}, "invalid ring max caplen `262145': expected 1 to 262144 bytes"},
+	    {{500, -1, 0, 1514, 0}, "invalid ring max age `-1' ns: expected 0 (count mode) or more"},
+	    {{500, SEC, 0, 1514, 0},
 	     "invalid ring memory budget `0' bytes: expected 1048576 to 68719476736"},
-	    {{500, SEC, 1048575, 1514},
+	    {{500, SEC, 1048575, 1514, 0},
 	     "invalid ring memory budget `1048575' bytes: expected 1048576 to 68719476736"},
-	    {{500, SEC, 68719476737ull, 1514},
+	    {{500, SEC, 68719476737ull, 1514, 0},
 	     "invalid ring memory budget `68719476737' bytes: expected 1048576 to 68719476736"},
+	    {{500, SEC, RING_MIN_BUDGET, 1514, 2000000},
+	     "invalid ring keep-before `2000000': expected 0 to 1048576 packets"},
 	};
-	struct ring_config ok = {0, SEC, RING_MIN_BUDGET, 1}; /* max_packets unused in time mode */
+	struct ring_config ok = {0, SEC, RING_MIN_BUDGET, 1, 0}; /* max_packets unused in time mode */
 	char err[256];
 	ring_t *r;
 	size_t i;
@@ -775,6 +830,7 @@ int main(void)
 	RUN(test_ring_zero_caplen);
 	RUN(test_ring_too_big);
 	RUN(test_ring_time_window);
+	RUN(test_ring_keep_before);
 	RUN(test_ring_time_backwards);
 	RUN(test_ring_time_budget);
 	RUN(test_ring_memory);
