@@ -11,11 +11,13 @@
 #include "recorder/onset.h"
 
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "capture/decode.h"
 
 #define ON_B DETECT_BUCKET_NS
+#define ONSET_LOCAL_NS 25000000LL /* the rate just after a candidate onset: 25 ms */
 #define ON_SPAN (DETECT_MAX_WINDOW_NS / DETECT_BUCKET_NS + 2) /* buckets looked back */
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -72,19 +74,21 @@ static int above(const struct onset_query *q, unsigned __int128 w, int64_t d)
 	return lhs > rhs;
 }
 
+struct on_pkt {
+	int64_t t;
+	uint32_t w, pos;
+};
+
 struct on_walk {
 	const struct onset_query *q;
 	int64_t first_b;  /* bucket of sums[0] */
 	uint64_t sums[ON_SPAN + 1];
-	/* pass 2 */
+	/* pass 2: the metric's packets from bucket b - 1's start to END */
 	int64_t from_ns, end_ns, b_ns; /* bucket b - 1's start, END, bucket b's start */
-	int end_incl;			/* END is the trigger: count packets at END too */
-	unsigned __int128 total;	/* weights in [from_ns, END) (+ the trigger) */
-	unsigned __int128 before;	/* weights of the metric's packets passed so far */
+	int end_incl;			/* END is the trigger (not in the ring) */
+	struct on_pkt *a;
+	uint32_t na, cap;
 	uint32_t pos;
-	int found;
-	int64_t onset_ns;
-	uint32_t onset_pos;
 	int have_next;			/* first of the metric's packets at or after b's start */
 	int64_t next_ns;
 	uint32_t next_pos;
@@ -114,13 +118,27 @@ static int sum_visit(void *ctx, int64_t sec, uint32_t frac, uint32_t caplen, uin
 	return 0;
 }
 
-static int find_visit(void *ctx, int64_t sec, uint32_t frac, uint32_t caplen, uint32_t wirelen,
-		      const uint8_t *data)
+static int on_add(struct on_walk *w, int64_t t, uint32_t wt, uint32_t pos)
+{
+	if (w->na == w->cap) {
+		uint32_t nc = w->cap ? w->cap * 2 : 4096;
+		struct on_pkt *na = realloc(w->a, (size_t)nc * sizeof *na);
+		if (!na)
+			return -1;
+		w->a = na;
+		w->cap = nc;
+	}
+	w->a[w->na++] = (struct on_pkt){ t, wt, pos };
+	return 0;
+}
+
+static int collect_visit(void *ctx, int64_t sec, uint32_t frac, uint32_t caplen, uint32_t wirelen,
+			 const uint8_t *data)
 {
 	struct on_walk *w = ctx;
 	uint32_t pos = w->pos++;
 	int64_t t = ring_ts(w->q, sec, frac);
-	if (t < w->from_ns)
+	if (t < w->from_ns || (w->have_next && t >= w->end_ns))
 		return 0;
 	uint32_t wt = ring_weight(w->q, caplen, wirelen, data);
 	if (!wt)
@@ -130,16 +148,38 @@ static int find_visit(void *ctx, int64_t sec, uint32_t frac, uint32_t caplen, ui
 		w->next_ns = t;
 		w->next_pos = pos;
 	}
-	if (t < w->end_ns || (w->end_incl && t == w->end_ns)) {
-		if (!w->found && t < w->b_ns + (w->end_incl ? ON_B : 0) &&
-		    above(w->q, w->total - w->before, w->end_ns - t)) {
-			w->found = 1;
-			w->onset_ns = t;
-			w->onset_pos = pos;
+	if (t > w->end_ns || (t == w->end_ns && !w->end_incl))
+		return 0;
+	return on_add(w, t, wt, pos) == 0 ? 0 : 1; /* out of memory: decide on what we have */
+}
+
+/*
+ * The first collected packet whose rate is above both up to END and over the ONSET_LOCAL_NS
+ * after it (or up to END if that is sooner); -1 if none.
+ */
+static int64_t first_above(const struct on_walk *w)
+{
+	unsigned __int128 total = 0, before = 0, ahead = 0;
+	uint32_t j = 0;
+	for (uint32_t i = 0; i < w->na; i++)
+		total += w->a[i].w;
+	for (uint32_t i = 0; i < w->na; i++) {
+		const struct on_pkt *p = &w->a[i];
+		if (j < i) {
+			j = i;
+			ahead = 0;
 		}
-		w->before += wt;
+		/* ahead: weights of a[i .. j) within ONSET_LOCAL_NS of p (times sorted, or nearly) */
+		while (j < w->na && w->a[j].t - p->t <= ONSET_LOCAL_NS)
+			ahead += w->a[j++].w;
+		int64_t to_end = w->end_ns - p->t;
+		int64_t local = to_end < ONSET_LOCAL_NS ? to_end : ONSET_LOCAL_NS;
+		if (above(w->q, total - before, to_end) && above(w->q, ahead, local))
+			return i;
+		before += p->w;
+		ahead -= p->w;
 	}
-	return w->found && w->have_next ? 1 : 0;
+	return -1;
 }
 
 void onset_find(const ring_t *r, const struct onset_query *q, struct onset *o)
@@ -161,26 +201,23 @@ void onset_find(const ring_t *r, const struct onset_query *q, struct onset *o)
 
 	w.b_ns = (w.first_b + b) * ON_B;
 	w.from_ns = w.b_ns - ON_B;
-	if (b < ON_SPAN) {
-		w.end_ns = w.b_ns;
-		w.total = w.sums[b - 1];
-	} else {
-		/* the trigger's own bucket: everything from b - 1's start up to the trigger */
-		w.end_ns = q->trigger_ns;
-		w.end_incl = 1;
-		w.total = (unsigned __int128)w.sums[b - 1] + w.sums[b] + q->trigger_weight;
-	}
-	ring_foreach(r, find_visit, &w);
+	w.end_incl = b + 1 >= ON_SPAN;
+	w.end_ns = w.end_incl ? q->trigger_ns : w.b_ns + ON_B;
+	ring_foreach(r, collect_visit, &w);
+	if (w.end_incl) /* the trigger packet, after the ring's (on no memory: the default below) */
+		on_add(&w, q->trigger_ns, q->trigger_weight, n);
+	int64_t i = first_above(&w);
 
 	o->onset_ns = q->trigger_ns;
 	o->onset_pos = n;
-	if (w.found) {
-		o->onset_ns = w.onset_ns;
-		o->onset_pos = w.onset_pos;
+	if (i >= 0) {
+		o->onset_ns = w.a[i].t;
+		o->onset_pos = w.a[i].pos;
 	} else if (w.have_next) {
 		o->onset_ns = w.next_ns;
 		o->onset_pos = w.next_pos;
 	}
+	free(w.a);
 	o->start_pos = o->onset_pos > q->pre_packets ? o->onset_pos - q->pre_packets : 0;
 	int64_t oldest;
 	o->reached = ring_complete(r) || (ring_oldest_ns(r, &oldest) == 0 && oldest < w.from_ns);

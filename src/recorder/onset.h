@@ -12,16 +12,18 @@
  *   packet or its frame bytes (the Mbit/s metrics), and let the buckets be the detector's 100 ms
  *   of packet time. Let b be the earliest bucket such that every full bucket from b up to the
  *   trigger's bucket has its rate strictly above the threshold (b is the trigger's bucket when the
- *   one before it is not above). Let END be the start of b if b is before the trigger's bucket,
- *   else the trigger packet's time (the trigger packet included). The onset is the first of the
- *   metric's packets from the start of bucket b - 1 on (within b - 1, or up to END when b is the
- *   trigger's bucket) whose rate up to END - its weight and that of the metric's packets after it
- *   before END, over END minus its time - is strictly above the threshold; when there is none,
- *   the first of the metric's packets from the start of b on (the trigger packet at the latest).
+ *   one before it is not above). Let END be the start of bucket b + 1, or the trigger packet's
+ *   time (the trigger packet included) if that is sooner. The onset is the first of the metric's
+ *   packets from the start of bucket b - 1 up to END whose rate is strictly above the threshold
+ *   both up to END (its weight and that of the metric's packets after it before END, over END
+ *   minus its time) and over the ONSET_LOCAL_NS (25 ms) after it (or up to END if sooner); when
+ *   there is none, the first of the metric's packets from the start of b on (the trigger packet
+ *   at the latest). The first condition ties the onset to the run-up, the second keeps a
+ *   background packet well before the attack from passing on the attack's weight.
  *
- * A flood at a constant rate above the threshold makes every bucket it covers fully above, so its
- * first packet is in bucket b - 1 or b and passes the test: the onset is the flood's first packet,
- * or a packet of the background shortly before it (never later). The run of full buckets above is
+ * A flood at a steady rate above the threshold makes every bucket it covers fully above, so its
+ * first packet is in bucket b - 1 or b and passes both tests: the onset is the flood's first
+ * packet, or a packet of the background less than 25 ms before it. The run of full buckets above is
  * shorter than the detection window (else the window would have fired earlier), so the ring must
  * hold the window, one bucket more, and the RING_PACKETS before: the pipeline's ring keeps the
  * window plus 1 s and the keep_before packets before that (ring.h).
